@@ -364,6 +364,20 @@ class MapSchema<T> extends Schema<Record<string, T>> {
   }
 }
 
+/** A block that is enabled by being present, even with no value (`grpc:`); absent means off. */
+class PresenceSchema<T> extends Schema<T | undefined> {
+  constructor(private inner: Schema<T>) {
+    super();
+  }
+  parse(v: unknown, path: string[], issues: Issues): T | undefined {
+    if (v === undefined) return undefined;
+    return this.inner.parse(v === null ? {} : v, path, issues);
+  }
+  describe(): string {
+    return this.inner.describe();
+  }
+}
+
 class AnySchema extends Schema<unknown> {
   parse(v: unknown): unknown {
     return v;
@@ -442,6 +456,8 @@ export const s = {
   array: <T>(item: Schema<T>, opts?: { minItems?: number }) => new ArraySchema(item, opts),
   map: <T>(value: Schema<T>) => new MapSchema(value),
   any: () => new AnySchema(),
+  /** Present (even empty) means on with defaults; absent means off. */
+  presence: <T>(inner: Schema<T>) => new PresenceSchema(inner),
   tagged: <T>(tag: string, variants: Record<string, Schema<any>>) => new TaggedSchema<T>(tag, variants),
 };
 

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// sieve: run the daemon, validate a config, list components, verify signatures.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { factories } from './components.js';
+import { ConfigError, Service, StartError, validateFiles } from './service/service.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_CONFIG = join(here, '..', 'config', 'sieve.yaml');
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const HELP = `sieve — telemetry pipeline daemon (OTLP in; redaction, tail sampling, signing; out to Prometheus, Loki, Tempo)
+
+Usage:
+  sieve [--config FILE]...            run the daemon (default config: ${DEFAULT_CONFIG})
+  sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
+  sieve components                    list the component types per kind
+  sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
+  sieve --version | --help
+
+Several --config files merge in order (maps merge, lists are replaced).
+Values may use \${env:VAR} and \${env:VAR:-default}; $$ is a literal $.
+`;
+
+function parseConfigs(args: string[]): { configs: string[]; rest: string[] } {
+  const configs: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config' || a === '-c') {
+      const v = args[++i];
+      if (!v) throw new UsageError(`${a} needs a file`);
+      configs.push(v);
+    } else if (a.startsWith('--config=')) configs.push(a.slice('--config='.length));
+    else rest.push(a);
+  }
+  return { configs, rest };
+}
+
+class UsageError extends Error {}
+
+async function run(configs: string[]): Promise<number> {
+  let svc: Service;
+  try {
+    svc = Service.fromFiles(configs.length ? configs : [DEFAULT_CONFIG]);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`Error: invalid configuration (${e.errors.length} error${e.errors.length === 1 ? '' : 's'}):\n`);
+      for (const m of e.errors) process.stderr.write(`  ${m}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    svc.logger.info('Received signal from OS', { signal: sig });
+    stopping = svc.shutdown();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await svc.start();
+  } catch (e) {
+    const msg = e instanceof StartError ? e.message : (e as Error).stack ?? String(e);
+    process.stderr.write(`Error: cannot start: ${msg}\n`);
+    await svc.shutdown().catch(() => undefined);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const wait = setInterval(() => {
+      if (stopping) {
+        clearInterval(wait);
+        void stopping.then(resolve);
+      }
+    }, 50);
+  });
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    process.stdout.write(`sieve version ${version()}\n`);
+    return 0;
+  }
+  if (cmd === 'components') {
+    for (const kind of ['receiver', 'processor', 'exporter', 'connector', 'extension'] as const) {
+      process.stdout.write(`${kind}s:\n`);
+      for (const f of factories.filter((x) => x.kind === kind).sort((a, b) => a.type.localeCompare(b.type))) {
+        const sig = Object.entries(f.signals).map(([s, st]) => `${s}:${st}`).join(' ');
+        process.stdout.write(`  ${f.type.padEnd(24)} ${sig}\n`);
+      }
+    }
+    return 0;
+  }
+  if (cmd === 'validate') {
+    const { configs, rest } = parseConfigs(args);
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const files = configs.length ? configs : [DEFAULT_CONFIG];
+    const r = validateFiles(files, factories);
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+    if (r.errors.length) {
+      process.stderr.write(`Error: invalid configuration (${r.errors.length} error${r.errors.length === 1 ? '' : 's'}):\n`);
+      for (const m of r.errors) process.stderr.write(`  ${m}\n`);
+      return 1;
+    }
+    process.stdout.write(`${files.join(', ')}: configuration is valid (${r.config!.pipelines.length} pipeline${r.config!.pipelines.length === 1 ? '' : 's'})\n`);
+    return 0;
+  }
+  if (cmd === 'verify') {
+    const mod = (await import(VERIFY_MODULE)) as { runVerify(args: string[]): Promise<{ exitCode: number; output: string }> };
+    const r = await mod.runVerify(args);
+    process.stdout.write(r.output);
+    return r.exitCode;
+  }
+  const { configs, rest } = parseConfigs(argv);
+  if (rest.length) throw new UsageError(`unknown command or argument "${rest[0]}"`);
+  return run(configs);
+}
+
+const VERIFY_MODULE = './verify/index.js';
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (isMain) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      if (e instanceof UsageError) {
+        process.stderr.write(`Error: ${e.message}\n\n${HELP}`);
+        process.exit(2);
+      }
+      process.stderr.write(`Error: ${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,77 @@
+import { s, type Infer, type Issues } from '../../config/schema.js';
+import { tlsServerSchema } from '../../config/tls.js';
+
+const grpcSchema = s.object({
+  endpoint: s.endpoint('127.0.0.1:4317'),
+  transport: s.enum(['tcp'] as const, 'tcp'),
+  tls: s.presence(tlsServerSchema),
+  /** Largest message accepted, after decompression. */
+  max_recv_msg_size_mib: s.number(4, { min: 0 }),
+  max_concurrent_streams: s.int(0, { min: 0 }),
+  read_buffer_size: s.size(524288),
+  write_buffer_size: s.size(0),
+  include_metadata: s.bool(false),
+  keepalive: s.any(),
+  auth: s.any(),
+});
+
+const corsSchema = s.object({
+  allowed_origins: s.array(s.string()),
+  allowed_headers: s.array(s.string()),
+  exposed_headers: s.array(s.string()),
+  max_age: s.int(0, { min: 0 }),
+});
+
+const httpSchema = s.object({
+  endpoint: s.endpoint('127.0.0.1:4318'),
+  tls: s.presence(tlsServerSchema),
+  /** Largest body accepted, measured after decompression. */
+  max_request_body_size: s.size(20 * 1024 * 1024),
+  include_metadata: s.bool(false),
+  cors: s.presence(corsSchema),
+  traces_url_path: s.string('/v1/traces'),
+  metrics_url_path: s.string('/v1/metrics'),
+  logs_url_path: s.string('/v1/logs'),
+  compression_algorithms: s.array(s.string()),
+  read_header_timeout: s.duration('0s'),
+  write_timeout: s.duration('0s'),
+  idle_timeout: s.duration('0s'),
+  response_headers: s.map(s.string()),
+  auth: s.any(),
+});
+
+export const otlpReceiverSchema = s.object({
+  protocols: s.object({
+    grpc: s.presence(grpcSchema),
+    http: s.presence(httpSchema),
+  }),
+});
+export type OtlpReceiverConfig = Infer<typeof otlpReceiverSchema>;
+export type GrpcConfig = NonNullable<OtlpReceiverConfig['protocols']['grpc']>;
+export type HttpConfig = NonNullable<OtlpReceiverConfig['protocols']['http']>;
+
+export const SUPPORTED_HTTP_ENCODINGS = ['', 'identity', 'gzip', 'x-gzip', 'deflate'];
+
+export function validateOtlpReceiver(cfg: OtlpReceiverConfig, path: string[], issues: Issues): void {
+  const { grpc, http } = cfg.protocols;
+  if (!grpc && !http) issues.error([...path, 'protocols'], 'must enable at least one protocol (grpc or http)');
+  if (grpc && http && grpc.endpoint === http.endpoint) issues.error([...path, 'protocols', 'http', 'endpoint'], `must differ from the grpc endpoint ${grpc.endpoint}`);
+  for (const [name, p] of [['grpc', grpc], ['http', http]] as const) {
+    if (p?.tls) {
+      const t = p.tls;
+      if (!(t.cert_file || t.cert_pem) || !(t.key_file || t.key_pem)) {
+        issues.error([...path, 'protocols', name, 'tls'], 'needs a certificate and a key (cert_file/cert_pem and key_file/key_pem)');
+      }
+    }
+  }
+  if (http) {
+    for (const k of ['traces_url_path', 'metrics_url_path', 'logs_url_path'] as const) {
+      if (!http[k].startsWith('/')) issues.error([...path, 'protocols', 'http', k], 'must start with "/"');
+    }
+    http.compression_algorithms.forEach((a, i) => {
+      if (!SUPPORTED_HTTP_ENCODINGS.includes(a)) {
+        issues.error([...path, 'protocols', 'http', 'compression_algorithms', String(i)], `unsupported compression "${a}"; supported: none, gzip, deflate`);
+      }
+    });
+  }
+}

@@ -1,0 +1,374 @@
+// The OTLP receiver: gRPC (the three Export services) and HTTP (POST
+// /v1/traces|metrics|logs, protobuf or JSON by Content-Type, answered in the
+// request's type). Protobuf requests are validated by a structural scan and
+// passed on as bytes; nothing is decoded that no component needs.
+import * as grpc from '@grpc/grpc-js';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createGunzip, createInflate } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import type { Component, ConsumeResult, Consumer, CreateSettings, Host } from '../../component/component.js';
+import { ConsumerError, DecodeError, asConsumerError, invalidError, unavailableError } from '../../component/errors.js';
+import { loadServerTls, tlsVersion } from '../../config/tls.js';
+import { CODECS, encodeExportResponse, encodeExportResponseJson, encodeRpcStatus } from '../../pdata/codec.js';
+import { ITEM_NAME, type Signal } from '../../pdata/model.js';
+import { Telemetry, type RequestContext } from '../../pdata/telemetry.js';
+import { listen, StartError } from '../../service/net.js';
+import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
+import { GRPC, mapError, rpcStatusWithRetryInfo } from './status.js';
+
+const GRPC_SERVICES: Record<Signal, string> = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+};
+
+const identity = (b: Buffer) => b;
+
+/**
+ * Hook that runs before data enters the pipelines (durable acknowledgement
+ * stores the request here and attaches its reference to the context).
+ */
+export type IngestHook = (signal: Signal, data: Telemetry) => Promise<void>;
+
+export class OtlpReceiver implements Component {
+  private grpcServer: grpc.Server | undefined;
+  private httpServer: Server | undefined;
+  private stopping = false;
+  private shutdownP: Promise<void> | undefined;
+  private inflight = new Set<Promise<unknown>>();
+  /** Bound ports, once started (tests use port 0). */
+  grpcPort: number | undefined;
+  httpPort: number | undefined;
+  /** Optional hook run on every accepted request before the pipelines (see IngestHook). */
+  ingestHook: IngestHook | undefined;
+
+  private readonly accepted: Record<Signal, (transport: string, n: number) => void>;
+  private readonly refused: Record<Signal, (transport: string, n: number) => void>;
+
+  constructor(private settings: CreateSettings, private cfg: OtlpReceiverConfig, private next: Partial<Record<Signal, Consumer>>) {
+    const t = settings.telemetry;
+    const mk = (what: 'accepted' | 'refused', signal: Signal) => {
+      const unit = ITEM_NAME[signal];
+      const c = t.counter(`otelcol_receiver_${what}_${unit}`, `Number of ${unit.replace('_', ' ')} ${what === 'accepted' ? 'successfully pushed into' : 'that could not be pushed into'} the pipeline.`, ['receiver', 'transport']);
+      return (transport: string, n: number) => c.inc({ receiver: settings.id, transport }, n);
+    };
+    this.accepted = { traces: mk('accepted', 'traces'), metrics: mk('accepted', 'metrics'), logs: mk('accepted', 'logs') };
+    this.refused = { traces: mk('refused', 'traces'), metrics: mk('refused', 'metrics'), logs: mk('refused', 'logs') };
+  }
+
+  async start(_host: Host): Promise<void> {
+    const { grpc: g, http: h } = this.cfg.protocols;
+    if (g) await this.startGrpc(g);
+    try {
+      if (h) await this.startHttp(h);
+    } catch (e) {
+      this.grpcServer?.forceShutdown();
+      throw e;
+    }
+  }
+
+  /** Runs one request through the pipeline, counting and tracking it for shutdown. */
+  private async ingest(signal: Signal, data: Telemetry, transport: string): Promise<ConsumeResult> {
+    const consumer = this.next[signal];
+    const n = data.itemCount();
+    if (!consumer) throw new ConsumerError('internal', `this receiver has no ${signal} pipeline`, { code: 'SIEVE_ERR_NO_PIPELINE' });
+    if (this.stopping) {
+      this.refused[signal](transport, n);
+      throw unavailableError('the receiver is shutting down', 1000, 'SIEVE_ERR_SHUTTING_DOWN');
+    }
+    if (n === 0) return undefined;
+    const p = (async () => {
+      if (this.ingestHook) await this.ingestHook(signal, data);
+      return consumer.consume(data);
+    })();
+    this.inflight.add(p);
+    try {
+      const r = await p;
+      this.accepted[signal](transport, n - (r ? r.rejected : 0));
+      if (r && r.rejected) this.refused[signal](transport, r.rejected);
+      return r;
+    } catch (e) {
+      this.refused[signal](transport, n);
+      throw e;
+    } finally {
+      this.inflight.delete(p);
+    }
+  }
+
+  private metadataCtx(include: boolean, headers: () => Record<string, string[]>): RequestContext {
+    return include ? { receiver: this.settings.id, metadata: headers() } : { receiver: this.settings.id };
+  }
+
+  // ---------------------------------------------------------------- gRPC
+
+  private async startGrpc(g: GrpcConfig): Promise<void> {
+    const maxMsg = g.max_recv_msg_size_mib > 0 ? Math.floor(g.max_recv_msg_size_mib * 1024 * 1024) : 4 * 1024 * 1024;
+    const opts: grpc.ServerOptions = {
+      'grpc.max_receive_message_length': maxMsg,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+    };
+    if (g.max_concurrent_streams > 0) opts['grpc.max_concurrent_streams'] = g.max_concurrent_streams;
+    const server = new grpc.Server(opts);
+    for (const signal of ['traces', 'metrics', 'logs'] as Signal[]) {
+      const path = GRPC_SERVICES[signal];
+      const def: grpc.ServiceDefinition = {
+        Export: { path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+      };
+      server.addService(def, {
+        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.handleGrpc(signal, g, call, cb),
+      });
+    }
+    let creds = grpc.ServerCredentials.createInsecure();
+    if (g.tls) {
+      const m = loadServerTls(g.tls);
+      creds = grpc.ServerCredentials.createSsl(m.clientCa ?? m.ca ?? null, [{ cert_chain: m.cert!, private_key: m.key! }], !!m.clientCa);
+    }
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(g.endpoint, creds, (err, p) => {
+        if (err) {
+          const inUse = /EADDRINUSE|address already in use|No address added/i.test(err.message);
+          reject(new StartError(`receivers::${this.settings.id}::protocols::grpc::endpoint: ${inUse ? `address ${g.endpoint} is already in use` : err.message}`));
+        } else resolve(p);
+      });
+    });
+    this.grpcServer = server;
+    this.grpcPort = port;
+    this.settings.logger.info('Starting GRPC server', { endpoint: g.endpoint, port });
+  }
+
+  private handleGrpc(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+    const fail = (err: ConsumerError) => {
+      const m = mapError(err);
+      const md = new grpc.Metadata();
+      md.set('grpc-status-details-bin', rpcStatusWithRetryInfo(m.grpc, err.message, m.retryAfterSec));
+      cb({ code: m.grpc, details: err.message, metadata: md });
+    };
+    let data: Telemetry;
+    try {
+      const buf = call.request;
+      const count = CODECS[signal].scan(buf);
+      const ctx = this.metadataCtx(g.include_metadata, () => {
+        const out: Record<string, string[]> = {};
+        for (const [k, v] of Object.entries(call.metadata.getMap())) out[k.toLowerCase()] = [typeof v === 'string' ? v : v.toString('base64')];
+        return out;
+      });
+      data = Telemetry.fromProto(signal, buf, count, ctx);
+    } catch (e) {
+      this.refused[signal]('grpc', 0);
+      return fail(e instanceof DecodeError ? invalidError(`malformed ${signal} request: ${e.message}`) : asConsumerError(e));
+    }
+    this.ingest(signal, data, 'grpc').then(
+      (r) => cb(null, Buffer.from(encodeExportResponse(r || undefined))),
+      (e) => fail(asConsumerError(e)),
+    );
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async startHttp(h: HttpConfig): Promise<void> {
+    const routes = new Map<string, Signal>([
+      [h.traces_url_path, 'traces'],
+      [h.metrics_url_path, 'metrics'],
+      [h.logs_url_path, 'logs'],
+    ]);
+    const allowed = h.compression_algorithms.length ? new Set(h.compression_algorithms) : undefined;
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handleHttp(routes, h, allowed, req, res);
+    let server: Server;
+    if (h.tls) {
+      const m = loadServerTls(h.tls);
+      server = createHttpsServer(
+        { cert: m.cert, key: m.key, ca: m.clientCa ?? m.ca, requestCert: !!m.clientCa, rejectUnauthorized: !!m.clientCa, minVersion: tlsVersion(h.tls.min_version) },
+        handler,
+      ) as unknown as Server;
+    } else {
+      server = createHttpServer(handler);
+    }
+    server.keepAliveTimeout = 65_000;
+    server.requestTimeout = 0;
+    this.httpPort = await listen(server, h.endpoint, `receivers::${this.settings.id}::protocols::http::endpoint`);
+    this.httpServer = server;
+    this.settings.logger.info('Starting HTTP server', { endpoint: h.endpoint, port: this.httpPort });
+  }
+
+  private handleHttp(routes: Map<string, Signal>, h: HttpConfig, allowed: Set<string> | undefined, req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const signal = routes.get(path);
+    for (const [k, v] of Object.entries(h.response_headers)) res.setHeader(k, v);
+    if (h.cors && this.applyCors(h, req, res)) return;
+    if (!signal) return plain(res, 404, `404 page not found: ${path}\n`);
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return plain(res, 405, `405 method not allowed, supported: [POST]\n`);
+    }
+    const ctype = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const isJson = ctype === 'application/json';
+    if (!isJson && ctype !== 'application/x-protobuf') {
+      req.resume();
+      return plain(res, 415, `415 unsupported media type, supported: [application/json, application/x-protobuf]\n`);
+    }
+    const enc = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+    if ((allowed && !allowed.has(enc) && enc !== '') || !['', 'identity', 'gzip', 'x-gzip', 'deflate'].includes(enc)) {
+      req.resume();
+      return this.httpError(res, isJson, signal, invalidError(`unsupported Content-Encoding "${enc}"`));
+    }
+    readBody(req, enc, h.max_request_body_size).then(
+      (body) => {
+        let data: Telemetry;
+        try {
+          if (isJson) {
+            data = Telemetry.fromModel(signal, CODECS[signal].decodeJson(body) as never);
+          } else {
+            data = Telemetry.fromProto(signal, body, CODECS[signal].scan(body));
+          }
+          data.ctx = this.metadataCtx(h.include_metadata, () => {
+            const out: Record<string, string[]> = {};
+            for (let i = 0; i < req.rawHeaders.length; i += 2) {
+              const k = req.rawHeaders[i]!.toLowerCase();
+              (out[k] ??= []).push(req.rawHeaders[i + 1]!);
+            }
+            return out;
+          });
+        } catch (e) {
+          this.refused[signal]('http', 0);
+          const err = e instanceof DecodeError || e instanceof SyntaxError ? invalidError(`malformed ${signal} request: ${(e as Error).message}`) : asConsumerError(e);
+          return this.httpError(res, isJson, signal, err);
+        }
+        this.ingest(signal, data, 'http').then(
+          (r) => {
+            const partial = r || undefined;
+            if (isJson) {
+              res.writeHead(200, { 'Content-Type': 'application/json' });
+              res.end(encodeExportResponseJson(signal, partial));
+            } else {
+              res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
+              res.end(encodeExportResponse(partial));
+            }
+          },
+          (e) => this.httpError(res, isJson, signal, asConsumerError(e)),
+        );
+      },
+      (e: ConsumerError) => {
+        this.refused[signal]('http', 0);
+        this.httpError(res, isJson, signal, e);
+      },
+    );
+  }
+
+  private applyCors(h: HttpConfig, req: IncomingMessage, res: ServerResponse): boolean {
+    const cors = h.cors!;
+    const origin = req.headers.origin;
+    if (!origin) return false;
+    const ok = cors.allowed_origins.some((o) => o === origin || (o.includes('*') && new RegExp('^' + o.split('*').map(escapeRe).join('.*') + '$').test(origin)));
+    if (!ok) return false;
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Vary', 'Origin');
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+      res.setHeader('Access-Control-Allow-Methods', 'POST');
+      const hdrs = ['content-type', 'content-encoding', ...cors.allowed_headers.map((x) => x.toLowerCase())];
+      res.setHeader('Access-Control-Allow-Headers', hdrs.join(', '));
+      if (cors.max_age) res.setHeader('Access-Control-Max-Age', String(cors.max_age));
+      res.writeHead(204).end();
+      return true;
+    }
+    if (cors.exposed_headers.length) res.setHeader('Access-Control-Expose-Headers', cors.exposed_headers.join(', '));
+    return false;
+  }
+
+  private httpError(res: ServerResponse, isJson: boolean, _signal: Signal, err: ConsumerError): void {
+    if (res.headersSent) return;
+    const m = mapError(err);
+    const headers: Record<string, string> = { 'Content-Type': isJson ? 'application/json' : 'application/x-protobuf' };
+    if (m.retryAfterSec !== undefined) headers['Retry-After'] = String(m.retryAfterSec);
+    res.writeHead(m.http, headers);
+    res.end(isJson ? JSON.stringify({ code: m.grpc, message: err.message }) : encodeRpcStatus(m.grpc, err.message));
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownP ??= (async () => {
+      this.stopping = true;
+      const closing: Promise<void>[] = [];
+      if (this.httpServer) {
+        const s = this.httpServer;
+        closing.push(new Promise((r) => s.close(() => r())));
+        s.closeIdleConnections();
+      }
+      if (this.grpcServer) {
+        const g = this.grpcServer;
+        closing.push(new Promise((r) => g.tryShutdown(() => r())));
+      }
+      // Requests already accepted into the pipeline finish first.
+      await Promise.allSettled([...this.inflight]);
+      const t = setTimeout(() => {
+        this.httpServer?.closeAllConnections();
+        this.grpcServer?.forceShutdown();
+      }, 5000);
+      await Promise.all(closing);
+      clearTimeout(t);
+    })();
+    return this.shutdownP;
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}
+
+/**
+ * Reads a request body, inflating gzip/deflate on the fly. The limit applies to
+ * the decompressed size, and reading stops as soon as it is passed, so a
+ * decompression bomb costs at most `limit` bytes of memory.
+ */
+export function readBody(req: IncomingMessage, encoding: string, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? -1);
+    const tooLarge = () => new ConsumerError('too_large', `request body exceeds max_request_body_size (${limit} bytes)`, { code: 'SIEVE_ERR_TOO_LARGE' });
+    if (encoding === '' || encoding === 'identity') {
+      if (declared > limit) {
+        req.resume();
+        return reject(tooLarge());
+      }
+    }
+    let src: NodeJS.ReadableStream = req;
+    let inflater: Transform | undefined;
+    if (encoding === 'gzip' || encoding === 'x-gzip') inflater = createGunzip();
+    else if (encoding === 'deflate') inflater = createInflate();
+    if (inflater) src = req.pipe(inflater);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err?: ConsumerError) => {
+      if (done) return;
+      done = true;
+      if (err) {
+        if (inflater) {
+          req.unpipe(inflater);
+          inflater.destroy();
+        }
+        req.resume();
+        reject(err);
+      } else {
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      }
+    };
+    src.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) return finish(tooLarge());
+      chunks.push(c);
+    });
+    src.on('end', () => finish());
+    src.on('error', (e: Error) => finish(invalidError(`cannot decompress request body: ${e.message}`)));
+    req.on('error', (e: Error) => finish(unavailableError(`request aborted: ${e.message}`)));
+  });
+}
+
+export const _test = { GRPC };

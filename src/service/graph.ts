@@ -1,0 +1,215 @@
+// Builds the component graph from a validated config with the Collector's
+// semantics: a receiver is one instance shared by every pipeline that names it,
+// processors are per pipeline, exporters are shared per signal and fanned out to,
+// connectors are an exporter in one pipeline and a receiver in another.
+// Start order is downstream first; shutdown is upstream first.
+import type { Component, Consumer, CreateSettings, Kind, ProcessorComponent } from '../component/component.js';
+import type { ServiceConfig } from '../config/config.js';
+import type { Signal } from '../pdata/model.js';
+import type { Telemetry } from '../pdata/telemetry.js';
+import { fanOut } from './fanout.js';
+import type { Logger } from './logger.js';
+import type { SelfTelemetry } from './telemetry.js';
+
+export interface GraphNode {
+  /** Unique key: kind + id (+ signal / pipeline). */
+  key: string;
+  id: string;
+  kind: Kind;
+  component: Component;
+  /** Keys of nodes this node sends data to. */
+  downstream: Set<string>;
+}
+
+export interface Graph {
+  nodes: Map<string, GraphNode>;
+  /** Upstream first: the shutdown order. Start uses the reverse. */
+  order: GraphNode[];
+  /** Receivers by id. */
+  receivers: Map<string, Component>;
+  extensions: Map<string, Component>;
+}
+
+export interface GraphSettings {
+  logger: Logger;
+  telemetry: SelfTelemetry;
+  instanceId: string;
+  now: () => number;
+}
+
+export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
+  const nodes = new Map<string, GraphNode>();
+  const settings = (id: string, kind: Kind, pipelineId?: string): CreateSettings => ({
+    id,
+    kind,
+    logger: gs.logger.child({ 'otelcol.component.id': id, 'otelcol.component.kind': kind, ...(pipelineId ? { 'otelcol.pipeline.id': pipelineId } : {}) }),
+    telemetry: gs.telemetry,
+    instanceId: gs.instanceId,
+    pipelineId,
+    now: gs.now,
+  });
+  const addNode = (key: string, id: string, kind: Kind, component: Component): GraphNode => {
+    const n: GraphNode = { key, id, kind, component, downstream: new Set() };
+    nodes.set(key, n);
+    return n;
+  };
+
+  // Extensions.
+  const extensions = new Map<string, Component>();
+  for (const id of cfg.service.extensions) {
+    const ec = cfg.extensions.get(id)!;
+    if (ec.factory.kind !== 'extension') continue;
+    const comp = ec.factory.create(settings(id, 'extension'), ec.config);
+    extensions.set(id, comp);
+    addNode(`extension:${id}`, id, 'extension', comp);
+  }
+
+  // Exporters: one instance per id and signal.
+  const exporterNode = (id: string, signal: Signal): GraphNode => {
+    const key = `exporter:${id}:${signal}`;
+    const existing = nodes.get(key);
+    if (existing) return existing;
+    const ec = cfg.exporters.get(id)!;
+    if (ec.factory.kind !== 'exporter') throw new Error(`${id} is not an exporter`);
+    return addNode(key, id, 'exporter', ec.factory.create(settings(id, 'exporter'), ec.config, signal));
+  };
+
+  // Pipeline entries (first processor, or the exporter fan-out), built lazily so connectors can reference them.
+  const entries = new Map<string, { consumer: Consumer; firstKey: string[] }>();
+  const connectorNodes = new Map<string, GraphNode>();
+
+  const buildPipeline = (pid: string): { consumer: Consumer; firstKey: string[] } => {
+    const done = entries.get(pid);
+    if (done) return done;
+    const p = cfg.pipelines.find((x) => x.id === pid)!;
+    // Guard against connector cycles while building.
+    entries.set(pid, { consumer: { mutatesData: false, consume: async () => { throw new Error(`pipeline cycle through ${pid}`); } }, firstKey: [] });
+    const exporterKeys: string[] = [];
+    const exporterConsumers: Consumer[] = [];
+    for (const eid of p.exporters) {
+      if (cfg.connectors.has(eid)) {
+        const node = connectorNode(eid, p.signal);
+        for (const n of node) {
+          exporterKeys.push(n.key);
+          exporterConsumers.push(n.component as unknown as Consumer);
+        }
+      } else {
+        const n = exporterNode(eid, p.signal);
+        exporterKeys.push(n.key);
+        exporterConsumers.push(n.component as unknown as Consumer);
+      }
+    }
+    let next: Consumer = fanOut(exporterConsumers);
+    let nextKeys = exporterKeys;
+    for (let i = p.processors.length - 1; i >= 0; i--) {
+      const prid = p.processors[i]!;
+      const pc = cfg.processors.get(prid)!;
+      if (pc.factory.kind !== 'processor') continue;
+      const proc = pc.factory.create(settings(prid, 'processor', pid), pc.config, p.signal, countOutgoing(next, prid, pid, p.signal, gs.telemetry));
+      const counted = countProcessor(proc, prid, pid, p.signal, gs.telemetry);
+      const key = `processor:${prid}:${pid}`;
+      const node = addNode(key, prid, 'processor', proc);
+      for (const k of nextKeys) node.downstream.add(k);
+      next = counted;
+      nextKeys = [key];
+    }
+    const entry = { consumer: next, firstKey: nextKeys };
+    entries.set(pid, entry);
+    return entry;
+  };
+
+  /** Connector instances for one `from` signal: one per `to` signal among the pipelines that receive from it. */
+  const connectorNode = (cid: string, from: Signal): GraphNode[] => {
+    const cc = cfg.connectors.get(cid)!;
+    const out: GraphNode[] = [];
+    const targets = cfg.pipelines.filter((x) => x.receivers.includes(cid));
+    const bySignal = new Map<Signal, string[]>();
+    for (const t of targets) bySignal.set(t.signal, [...(bySignal.get(t.signal) ?? []), t.id]);
+    for (const [to, pids] of bySignal) {
+      const key = `connector:${cid}:${from}:${to}`;
+      let node = connectorNodes.get(key);
+      if (!node) {
+        const built = pids.map((pid) => buildPipeline(pid));
+        const next = fanOut(built.map((b) => b.consumer));
+        if (cc.factory.kind !== 'connector') continue;
+        const comp = cc.factory.create(settings(cid, 'connector'), cc.config, from, to, next);
+        node = addNode(key, cid, 'connector', comp);
+        for (const b of built) for (const k of b.firstKey) node.downstream.add(k);
+        connectorNodes.set(key, node);
+      }
+      out.push(node);
+    }
+    return out;
+  };
+
+  for (const p of cfg.pipelines) buildPipeline(p.id);
+
+  // Receivers: one instance per id, with one consumer per signal.
+  const receivers = new Map<string, Component>();
+  for (const [rid, rc] of cfg.receivers) {
+    const bySignal: Partial<Record<Signal, Consumer>> = {};
+    const downstream: string[] = [];
+    for (const signal of ['traces', 'metrics', 'logs'] as Signal[]) {
+      const pids = cfg.pipelines.filter((p) => p.signal === signal && p.receivers.includes(rid)).map((p) => p.id);
+      if (pids.length === 0) continue;
+      const built = pids.map((pid) => entries.get(pid)!);
+      bySignal[signal] = fanOut(built.map((b) => b.consumer));
+      for (const b of built) downstream.push(...b.firstKey);
+    }
+    if (Object.keys(bySignal).length === 0) continue; // configured but unused: not started
+    if (rc.factory.kind !== 'receiver') continue;
+    const comp = rc.factory.create(settings(rid, 'receiver'), rc.config, bySignal);
+    receivers.set(rid, comp);
+    const node = addNode(`receiver:${rid}`, rid, 'receiver', comp);
+    for (const k of downstream) node.downstream.add(k);
+  }
+
+  return { nodes, order: topoOrder(nodes), receivers, extensions };
+}
+
+/** Counts items in and out of a processor under the Collector's names. */
+function countProcessor(proc: ProcessorComponent, id: string, pipeline: string, signal: Signal, t: SelfTelemetry): Consumer {
+  const incoming = t.counter('otelcol_processor_incoming_items', 'Number of items passed to the processor.', ['processor', 'otel_signal', 'pipeline']);
+  const labels = { processor: id, otel_signal: signal, pipeline };
+  return {
+    mutatesData: proc.mutatesData,
+    consume(data: Telemetry) {
+      incoming.inc(labels, data.itemCount());
+      return proc.consume(data);
+    },
+  };
+}
+
+/** Wraps a consumer so items leaving a processor are counted. */
+export function countOutgoing(next: Consumer, id: string, pipeline: string | undefined, signal: Signal, t: SelfTelemetry): Consumer {
+  const outgoing = t.counter('otelcol_processor_outgoing_items', 'Number of items emitted from the processor.', ['processor', 'otel_signal', 'pipeline']);
+  const labels = { processor: id, otel_signal: signal, pipeline: pipeline ?? '' };
+  return {
+    mutatesData: next.mutatesData,
+    consume(data: Telemetry) {
+      outgoing.inc(labels, data.itemCount());
+      return next.consume(data);
+    },
+  };
+}
+
+/** Upstream-first order: every node comes before the nodes it sends to. Extensions last. */
+function topoOrder(nodes: Map<string, GraphNode>): GraphNode[] {
+  const indeg = new Map<string, number>();
+  for (const n of nodes.values()) indeg.set(n.key, indeg.get(n.key) ?? 0);
+  for (const n of nodes.values()) for (const d of n.downstream) indeg.set(d, (indeg.get(d) ?? 0) + 1);
+  const ready = [...nodes.values()].filter((n) => n.kind !== 'extension' && indeg.get(n.key) === 0);
+  const out: GraphNode[] = [];
+  while (ready.length) {
+    const n = ready.shift()!;
+    out.push(n);
+    for (const d of n.downstream) {
+      const v = indeg.get(d)! - 1;
+      indeg.set(d, v);
+      if (v === 0) ready.push(nodes.get(d)!);
+    }
+  }
+  for (const n of nodes.values()) if (n.kind !== 'extension' && !out.includes(n)) out.push(n);
+  for (const n of nodes.values()) if (n.kind === 'extension') out.push(n);
+  return out;
+}

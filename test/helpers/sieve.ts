@@ -1,0 +1,156 @@
+// Test helpers: free loopback ports, a daemon in-process or as a child
+// process, and an OTLP sink built on the real receiver.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Consumer, Host } from '../../src/component/component.js';
+import type { Signal } from '../../src/pdata/model.js';
+import type { Telemetry } from '../../src/pdata/telemetry.js';
+import { OtlpReceiver } from '../../src/receivers/otlp/receiver.js';
+import { otlpReceiverSchema } from '../../src/receivers/otlp/config.js';
+import { Issues } from '../../src/config/schema.js';
+import { nopLogger } from '../../src/service/logger.js';
+import { SelfTelemetry } from '../../src/service/telemetry.js';
+import { Service, type ServiceOptions } from '../../src/service/service.js';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = 'sieve-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 25));
+  }
+}
+
+export function testHost(telemetry = new SelfTelemetry()): Host {
+  return {
+    getExtension: () => undefined,
+    components: () => new Map(),
+    registerAdminRoute: () => undefined,
+    logger: nopLogger,
+    telemetry,
+  };
+}
+
+export interface RunningSieve {
+  svc: Service;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Runs a daemon in this process. The self-telemetry endpoint is off unless `metricsAddress` is given. */
+export async function startSieve(yaml: string, opts: ServiceOptions = {}): Promise<RunningSieve> {
+  const logs: string[] = [];
+  const svc = Service.fromYaml(yaml, { metricsAddress: null, logWrite: (l) => logs.push(l), ...opts });
+  await svc.start();
+  return { svc, logs, stop: () => svc.shutdown() };
+}
+
+export interface SpawnedSieve {
+  proc: ChildProcess;
+  stderr(): string;
+  stdout(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `node dist/cli.js` with a config file written from `yaml`; waits until it is ready. */
+export async function spawnSieve(yaml: string, opts: { args?: string[]; env?: NodeJS.ProcessEnv; waitReady?: boolean; dir?: string } = {}): Promise<SpawnedSieve> {
+  const dir = opts.dir ?? tempDir();
+  const cfg = join(dir, 'sieve.yaml');
+  writeFileSync(cfg, yaml);
+  const proc = spawn(process.execPath, [CLI, ...(opts.args ?? ['--config', cfg])], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let out = '';
+  proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const s: SpawnedSieve = {
+    proc,
+    stderr: () => err,
+    stdout: () => out,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      proc.kill(signal);
+      return exited;
+    },
+  };
+  if (opts.waitReady !== false) {
+    let done = false;
+    void exited.then(() => (done = true));
+    await waitFor(() => {
+      if (done) throw new Error(`sieve exited early:\n${err}`);
+      return err.includes('Everything is ready');
+    }, { timeoutMs: 20_000, what: 'sieve to start' });
+  }
+  return s;
+}
+
+export interface Sink {
+  grpcPort: number;
+  httpPort: number;
+  received: Record<Signal, Telemetry[]>;
+  /** Items received per signal. */
+  count(signal: Signal): number;
+  /** Makes the next calls fail with this error (or succeed again with undefined). */
+  failWith(err: Error | undefined): void;
+  stop(): Promise<void>;
+}
+
+/** An OTLP endpoint (gRPC + HTTP) on loopback that records what it receives. */
+export async function startSink(): Promise<Sink> {
+  const received: Record<Signal, Telemetry[]> = { traces: [], metrics: [], logs: [] };
+  let failure: Error | undefined;
+  const consumer = (signal: Signal): Consumer => ({
+    mutatesData: false,
+    async consume(d) {
+      if (failure) throw failure;
+      received[signal].push(d);
+    },
+  });
+  const issues = new Issues();
+  const cfg = otlpReceiverSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0', max_request_body_size: 256 * 1024 * 1024 } } }, [], issues);
+  const r = new OtlpReceiver(
+    { id: 'otlp/sink', kind: 'receiver', logger: nopLogger, telemetry: new SelfTelemetry(), instanceId: 'sink', now: Date.now },
+    cfg,
+    { traces: consumer('traces'), metrics: consumer('metrics'), logs: consumer('logs') },
+  );
+  await r.start(testHost());
+  return {
+    grpcPort: r.grpcPort!,
+    httpPort: r.httpPort!,
+    received,
+    count: (signal) => received[signal].reduce((n, d) => n + d.itemCount(), 0),
+    failWith: (e) => (failure = e),
+    stop: () => r.shutdown(),
+  };
+}
