@@ -89,6 +89,11 @@ const SECTIONS = [
 
 export function resolveConfig(raw: RawConfig, factories: readonly Factory[]): ResolveResult {
   const issues = new Issues();
+  if (raw.issues.some((i) => i.severity === 'error' && i.message.startsWith('YAML:') || i.message.startsWith('cannot read'))) {
+    // The document could not be read: further checks would only report its absence.
+    const errors = raw.issues.map((iss, i) => formatIssue(iss, raw.issueSources.get(i) ?? sourceOf(raw.lines, iss.path)));
+    return { config: undefined, errors, warnings: [] };
+  }
   const data = raw.data;
   const known = new Set(['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'service']);
   for (const k of Object.keys(data)) {

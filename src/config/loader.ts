@@ -118,7 +118,9 @@ export function loadSources(sources: ConfigSource[], env: Env = process.env): Ra
     const doc = parseDocument(src.text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
-        const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
+        // For a duplicate key the error range ends where the repeated key starts.
+        const at = e.code === 'DUPLICATE_KEY' ? e.pos[1] : e.pos[0];
+        const line = lc.linePos(at).line;
         issueSources.set(issues.length, { file: src.name, line });
         issues.push({ path: [], message: `YAML: ${e.message.split('\n')[0]}`, severity: 'error' });
       }

@@ -302,6 +302,7 @@ function suggest(k: string, known: string[]): string {
   let best: string | undefined;
   let bestD = 3;
   for (const c of known) {
+    if (c.length > k.length && c.startsWith(k) && c.length - k.length <= 4) return ` (did you mean "${c}"?)`;
     const d = editDistance(k, c);
     if (d < bestD) {
       bestD = d;

@@ -118,7 +118,7 @@ export async function spawnSieve(yaml: string, opts: { args?: string[]; env?: No
 export interface Sink {
   grpcPort: number;
   httpPort: number;
-  received: Record<Signal, Telemetry[]>;
+  received: { traces: Telemetry<'traces'>[]; metrics: Telemetry<'metrics'>[]; logs: Telemetry<'logs'>[] };
   /** Items received per signal. */
   count(signal: Signal): number;
   /** Makes the next calls fail with this error (or succeed again with undefined). */
@@ -128,13 +128,13 @@ export interface Sink {
 
 /** An OTLP endpoint (gRPC + HTTP) on loopback that records what it receives. */
 export async function startSink(): Promise<Sink> {
-  const received: Record<Signal, Telemetry[]> = { traces: [], metrics: [], logs: [] };
+  const received: Sink['received'] = { traces: [], metrics: [], logs: [] };
   let failure: Error | undefined;
   const consumer = (signal: Signal): Consumer => ({
     mutatesData: false,
     async consume(d) {
       if (failure) throw failure;
-      received[signal].push(d);
+      (received[signal] as Telemetry[]).push(d);
     },
   });
   const issues = new Issues();

@@ -31,6 +31,7 @@ export function parseGrpcEndpoint(endpoint: string, insecure: boolean): { target
   let target = m[2]!.replace(/\/$/, '');
   if (scheme === 'unix') return { target: `unix:${target}`, secure: false };
   if (!/:\d+$/.test(target)) target += scheme === 'http' ? ':80' : ':443';
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/.test(target)) return undefined;
   const secure = scheme === 'https' ? true : scheme === 'http' ? false : !insecure;
   return { target, secure };
 }

@@ -1,0 +1,240 @@
+// End-to-end load tool. Starts Sieve as a child process with a scenario's
+// config, drives OTLP/gRPC (or HTTP) at it flat out or at a fixed rate with
+// realistic requests (100 spans per request, 10 spans per trace, 5 or 20
+// attributes), receives its output in a sink, and reports accepted spans/s,
+// the daemon's CPU seconds per million spans (so spans/s per core), its peak
+// RSS, request latency p50/p99, and refused or lost counts.
+//
+//   npm run bench:e2e -- --scenario passthrough --duration 20
+//   npm run bench:e2e -- --scenario passthrough --rate 10000 --duration 30
+//   npm run bench:e2e -- --scenario passthrough --attrs 20 --transport http
+import * as grpc from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { request, Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createServer as createNetServer } from 'node:net';
+import { tracesCodec } from '../src/pdata/codec.js';
+import { traces } from '../test/helpers/model.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'passthrough' },
+    rate: { type: 'string', default: '0' }, // spans/s; 0 = flat out
+    duration: { type: 'string', default: '15' },
+    attrs: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '8' },
+    transport: { type: 'string', default: 'grpc' },
+    'cpu-prof': { type: 'boolean', default: false },
+  },
+});
+
+const SPANS_PER_REQ = 100;
+const rate = Number(args.rate);
+const duration = Number(args.duration) * 1000;
+const attrs = Number(args.attrs);
+const concurrency = Number(args.concurrency);
+const transport = args.transport as 'grpc' | 'http';
+
+function scenarioConfig(name: string, p: { grpc: number; http: number; sink: number; dir: string }): string {
+  const recv = `
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: "127.0.0.1:${p.grpc}" }
+      http: { endpoint: "127.0.0.1:${p.http}" }
+exporters:
+  otlp:
+    endpoint: "127.0.0.1:${p.sink}"
+    compression: none
+    tls: { insecure: true }
+    sending_queue: { queue_size: 5000 }
+service:
+  telemetry: { metrics: { level: none } }
+`;
+  switch (name) {
+    case 'passthrough':
+      return `${recv}
+processors:
+  batch: {}
+  memory_limiter: { check_interval: 1s, limit_mib: 1024 }
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    traces: { receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp] }
+`;
+    case 'full': {
+      // memory_limiter → redaction → tail_sampling → signing → batch → otlp
+      const key = 'bench-signing-key-0123456789abcdef';
+      return `${recv}
+processors:
+  memory_limiter: { check_interval: 1s, limit_mib: 2048 }
+  redaction: { allow_all_keys: true }
+  tail_sampling:
+    decision_wait: 2s
+    num_traces: 200000
+    policies:
+      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
+      - { name: sample, type: probabilistic, probabilistic: { sampling_percentage: 25 } }
+  signing:
+    keys: [{ id: k1, secret: "${key}" }]
+  batch: {}
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    traces: { receivers: [otlp], processors: [memory_limiter, redaction, tail_sampling, signing, batch], exporters: [otlp] }
+`;
+    }
+    default:
+      throw new Error(`unknown scenario ${name}; known: passthrough, full`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sink: a gRPC OTLP endpoint that counts spans without decoding more than needed. */
+async function startSink(): Promise<{ port: number; spans: () => number; stop: () => void }> {
+  let spans = 0;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const id = (b: Buffer) => b;
+  server.addService(
+    { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        spans += tracesCodec.scan(call.request);
+        cb(null, Buffer.alloc(0));
+      },
+    },
+  );
+  const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
+  return { port, spans: () => spans, stop: () => server.forceShutdown() };
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime in clock ticks (100 Hz)
+}
+
+function peakRssMiB(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(s);
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main() {
+  const sink = await startSink();
+  const p = { grpc: await freePort(), http: await freePort(), sink: sink.port, dir: mkdtempSync(join(tmpdir(), 'sieve-bench-')) };
+  const cfgPath = join(p.dir, 'bench.yaml');
+  writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
+  const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'cli.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const t0 = Date.now();
+  while (!stderr.includes('Everything is ready')) {
+    if (child.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`daemon did not start:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  // Pre-encode distinct requests (distinct trace ids) and reuse them.
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < 64; i++) bodies.push(Buffer.from(tracesCodec.encode(traces(SPANS_PER_REQ, attrs, i * SPANS_PER_REQ))));
+  const reqBytes = bodies[0]!.length;
+
+  const client = new grpc.Client(`127.0.0.1:${p.grpc}`, grpc.credentials.createInsecure());
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const id = (b: Buffer) => b;
+  const send = (body: Buffer): Promise<boolean> =>
+    transport === 'grpc'
+      ? new Promise((resolve) =>
+          client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', id, id, body, new grpc.Metadata(), {}, (err) => resolve(!err)),
+        )
+      : new Promise((resolve) => {
+          const req = request({ host: '127.0.0.1', port: p.http, path: '/v1/traces', method: 'POST', agent, headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': body.length } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode === 200));
+          });
+          req.on('error', () => resolve(false));
+          req.end(body);
+        });
+
+  const latencies: number[] = [];
+  let accepted = 0;
+  let refused = 0;
+  let n = 0;
+  const cpu0 = cpuSeconds(child.pid!);
+  const start = Date.now();
+  const end = start + duration;
+  const interval = rate > 0 ? (1000 * SPANS_PER_REQ) / rate : 0;
+  const worker = async (w: number) => {
+    let next = start + (interval * w) / concurrency;
+    while (Date.now() < end) {
+      if (interval > 0) {
+        const wait = next - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        next += interval * concurrency;
+      }
+      const t = performance.now();
+      const ok = await send(bodies[n++ % bodies.length]!);
+      latencies.push(performance.now() - t);
+      if (ok) accepted += SPANS_PER_REQ;
+      else refused += SPANS_PER_REQ;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const elapsed = (Date.now() - start) / 1000;
+  // Let the pipeline drain, then read CPU.
+  const drainStart = Date.now();
+  while (sink.spans() < accepted && Date.now() - drainStart < 10000) await new Promise((r) => setTimeout(r, 100));
+  const cpu = cpuSeconds(child.pid!) - cpu0;
+  const rss = peakRssMiB(child.pid!);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  sink.stop();
+  client.close();
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const delivered = sink.spans();
+  const result = {
+    scenario: args.scenario,
+    transport,
+    attrs,
+    target_rate: rate || 'flat out',
+    request_bytes: reqBytes,
+    duration_s: Number(elapsed.toFixed(1)),
+    accepted_spans_per_s: Math.round(accepted / elapsed),
+    delivered_spans: delivered,
+    accepted_spans: accepted,
+    refused_spans: refused,
+    lost_spans: Math.max(0, accepted - delivered),
+    daemon_cpu_s: Number(cpu.toFixed(2)),
+    daemon_cpu_s_per_million_spans: Number(((cpu / Math.max(1, delivered)) * 1e6).toFixed(2)),
+    spans_per_s_per_core: Math.round(delivered / Math.max(cpu, 0.001)),
+    daemon_core_fraction: Number((cpu / elapsed).toFixed(3)),
+    peak_rss_mib: Number(rss.toFixed(1)),
+    latency_ms_p50: Number(pct(latencies, 50).toFixed(2)),
+    latency_ms_p99: Number(pct(latencies, 99).toFixed(2)),
+  };
+  console.log(JSON.stringify(result, null, 2));
+}
+
+await main();
