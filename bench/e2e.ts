@@ -54,8 +54,6 @@ exporters:
     compression: none
     tls: { insecure: true }
     sending_queue: { queue_size: 5000 }
-service:
-  telemetry: { metrics: { level: none } }
 `;
   switch (name) {
     case 'passthrough':

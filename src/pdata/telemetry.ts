@@ -28,6 +28,16 @@ export interface DurableRef {
   release(): void;
 }
 
+/**
+ * Releases the durable references a batch holds. Call it wherever data leaves
+ * the pipeline for good other than through an exporter: dropped by a sampler or
+ * filter, or given up on after a permanent failure.
+ */
+export function releaseDurable(data: { ctx: RequestContext }): void {
+  const refs = data.ctx.durable;
+  if (refs) for (const r of refs) r.release();
+}
+
 type ResourceOf<S extends Signal> = S extends 'traces' ? ResourceSpans : S extends 'metrics' ? ResourceMetrics : ResourceLogs;
 
 export class Telemetry<S extends Signal = Signal> {

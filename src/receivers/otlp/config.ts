@@ -1,5 +1,6 @@
 import { s, type Infer, type Issues } from '../../config/schema.js';
 import { tlsServerSchema } from '../../config/tls.js';
+import { durableSchema } from '../../durable/config.js';
 
 const grpcSchema = s.object({
   endpoint: s.endpoint('127.0.0.1:4317'),
@@ -45,6 +46,8 @@ export const otlpReceiverSchema = s.object({
     grpc: s.presence(grpcSchema),
     http: s.presence(httpSchema),
   }),
+  /** Durable acknowledgement (src/durable): a request is answered only once it is committed to storage. */
+  durable: durableSchema,
 });
 export type OtlpReceiverConfig = Infer<typeof otlpReceiverSchema>;
 export type GrpcConfig = NonNullable<OtlpReceiverConfig['protocols']['grpc']>;

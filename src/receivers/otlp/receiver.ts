@@ -16,6 +16,7 @@ import { Telemetry, type RequestContext } from '../../pdata/telemetry.js';
 import { listen, StartError } from '../../service/net.js';
 import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
 import { GRPC, mapError, rpcStatusWithRetryInfo } from './status.js';
+import { DurableIngest } from '../../durable/ingest.js';
 
 const GRPC_SERVICES: Record<Signal, string> = {
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
@@ -27,9 +28,10 @@ const identity = (b: Buffer) => b;
 
 /**
  * Hook that runs before data enters the pipelines (durable acknowledgement
- * stores the request here and attaches its reference to the context).
+ * stores the request here and attaches its reference to the context). It may
+ * return a function that is told whether the pipelines accepted the request.
  */
-export type IngestHook = (signal: Signal, data: Telemetry) => Promise<void>;
+export type IngestHook = (signal: Signal, data: Telemetry) => Promise<void | ((accepted: boolean) => void)>;
 
 export class OtlpReceiver implements Component {
   private grpcServer: grpc.Server | undefined;
@@ -42,6 +44,8 @@ export class OtlpReceiver implements Component {
   httpPort: number | undefined;
   /** Optional hook run on every accepted request before the pipelines (see IngestHook). */
   ingestHook: IngestHook | undefined;
+  /** Durable acknowledgement, when `durable` is enabled (src/durable). */
+  private durable: DurableIngest | undefined;
 
   private readonly accepted: Record<Signal, (transport: string, n: number) => void>;
   private readonly refused: Record<Signal, (transport: string, n: number) => void>;
@@ -55,9 +59,17 @@ export class OtlpReceiver implements Component {
     };
     this.accepted = { traces: mk('accepted', 'traces'), metrics: mk('accepted', 'metrics'), logs: mk('accepted', 'logs') };
     this.refused = { traces: mk('refused', 'traces'), metrics: mk('refused', 'metrics'), logs: mk('refused', 'logs') };
+    // --- durable acknowledgement (src/durable) ---
+    if (cfg.durable?.enabled) {
+      const d = new DurableIngest(settings, cfg.durable);
+      this.durable = d;
+      this.ingestHook = (signal, data) => d.persist(signal, data);
+    }
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(host: Host): Promise<void> {
+    // Requests stored but not delivered by an earlier run are replayed before the ports open.
+    if (this.durable) await this.durable.start(host, this.next);
     const { grpc: g, http: h } = this.cfg.protocols;
     if (g) await this.startGrpc(g);
     try {
@@ -79,8 +91,16 @@ export class OtlpReceiver implements Component {
     }
     if (n === 0) return undefined;
     const p = (async () => {
-      if (this.ingestHook) await this.ingestHook(signal, data);
-      return consumer.consume(data);
+      const settle = this.ingestHook ? await this.ingestHook(signal, data) : undefined;
+      if (!settle) return consumer.consume(data);
+      try {
+        const r = await consumer.consume(data);
+        settle(true);
+        return r;
+      } catch (e) {
+        settle(false);
+        throw e;
+      }
     })();
     this.inflight.add(p);
     try {
@@ -287,27 +307,28 @@ export class OtlpReceiver implements Component {
     res.end(isJson ? JSON.stringify({ code: m.grpc, message: err.message }) : encodeRpcStatus(m.grpc, err.message));
   }
 
+  /**
+   * Stops accepting requests and closes the listeners. Requests already in the
+   * pipeline are not awaited here: they complete as downstream components drain
+   * (a batch buffer flushes on its own shutdown, which comes after this one).
+   * Their connections are closed once they have been answered.
+   */
   shutdown(): Promise<void> {
     this.shutdownP ??= (async () => {
       this.stopping = true;
-      const closing: Promise<void>[] = [];
-      if (this.httpServer) {
-        const s = this.httpServer;
-        closing.push(new Promise((r) => s.close(() => r())));
-        s.closeIdleConnections();
-      }
-      if (this.grpcServer) {
-        const g = this.grpcServer;
-        closing.push(new Promise((r) => g.tryShutdown(() => r())));
-      }
-      // Requests already accepted into the pipeline finish first.
-      await Promise.allSettled([...this.inflight]);
-      const t = setTimeout(() => {
-        this.httpServer?.closeAllConnections();
-        this.grpcServer?.forceShutdown();
-      }, 5000);
-      await Promise.all(closing);
-      clearTimeout(t);
+      const http = this.httpServer;
+      const g = this.grpcServer;
+      http?.close();
+      http?.closeIdleConnections();
+      void Promise.allSettled([...this.inflight]).then(() => {
+        // Give answered clients a moment to read their responses, then drop what is left.
+        setTimeout(() => {
+          http?.closeAllConnections();
+          g?.forceShutdown();
+        }, 100).unref();
+      });
+      g?.tryShutdown(() => undefined);
+      await this.durable?.shutdown();
     })();
     return this.shutdownP;
   }
