@@ -9,9 +9,10 @@ import { CODECS } from '../../pdata/codec.js';
 import type { Signal } from '../../pdata/model.js';
 import type { Telemetry } from '../../pdata/telemetry.js';
 import type { FileConfig } from './factory.js';
+import { TamperEvidentLog } from '../../processors/signing/tamper.js';
 
-/** Serialises one batch into the bytes appended to the file. */
-export function encodeRecord(format: FileConfig['format'], data: Telemetry): Buffer {
+/** Serialises one batch into the bytes appended to the file (with its chain link in tamper-evident mode). */
+export function encodeRecord(format: FileConfig['format'], data: Telemetry, chain?: TamperEvidentLog): Buffer {
   if (format === 'proto') {
     const body = data.toProto();
     const out = Buffer.allocUnsafe(4 + body.length);
@@ -19,7 +20,8 @@ export function encodeRecord(format: FileConfig['format'], data: Telemetry): Buf
     out.set(body, 4);
     return out;
   }
-  return Buffer.from(CODECS[data.signal].encodeJson(data.read() as never) + '\n');
+  const json = CODECS[data.signal].encodeJson(data.read() as never);
+  return Buffer.from((chain ? chain.line(json) : json) + '\n');
 }
 
 /** The file writer: ordered appends, size-based rotation. */
@@ -30,12 +32,15 @@ export class FileWriter {
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   refs = 0;
+  /** tamper_evident: the line chain, open while the file is. */
+  chain: TamperEvidentLog | undefined;
 
   constructor(readonly cfg: FileConfig) {}
 
-  open(): void {
+  open(settings?: CreateSettings): void {
     if (this.fd !== undefined) return;
     mkdirSync(dirname(this.cfg.path), { recursive: true });
+    if (this.cfg.tamper_evident.enabled && settings) this.chain = TamperEvidentLog.open(settings, this.cfg.tamper_evident, this.cfg.path);
     this.fd = openSync(this.cfg.path, this.cfg.append ? 'a' : 'w');
     this.size = this.cfg.append ? statSync(this.cfg.path).size : 0;
     if (this.cfg.flush_interval > 0) {
@@ -65,6 +70,7 @@ export class FileWriter {
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off);
     this.size += buf.length;
+    this.chain?.committed();
   }
 
   /** Name of a rotated file: name-2006-01-02T15-04-05.000.ext */
@@ -158,14 +164,14 @@ export class FileExporter implements ExporterComponent {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    if (this.writer.refs++ === 0) this.writer.open();
+    if (this.writer.refs++ === 0) this.writer.open(this.settings);
   }
 
   async consume(data: Telemetry): Promise<ConsumeResult> {
     if (this.stopped) throw unavailableError('file exporter is shut down', 1000);
     const n = data.itemCount();
     try {
-      this.writer.append(encodeRecord(this.writer.cfg.format, data));
+      this.writer.append(encodeRecord(this.writer.cfg.format, data, this.writer.chain));
     } catch (e) {
       this.settings.telemetry.counter(`otelcol_exporter_send_failed_${unitOf(this.signal)}`, 'Items that failed to be sent.', ['exporter']).inc({ exporter: this.settings.id }, n);
       throw unavailableError(`cannot write ${this.writer.cfg.path}: ${(e as Error).message}`, 5000, 'SIEVE_ERR_FILE_WRITE', e);
@@ -179,6 +185,7 @@ export class FileExporter implements ExporterComponent {
     if (!this.started) return;
     if (--this.writer.refs === 0) {
       this.writer.close();
+      await this.writer.chain?.close();
       this.onLastClose();
     } else {
       this.writer.flush();

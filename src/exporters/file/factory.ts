@@ -1,6 +1,7 @@
 import type { ExporterFactory } from '../../component/component.js';
 import { s, type Infer } from '../../config/schema.js';
 import { FileExporter } from './exporter.js';
+import { tamperEvidentSchema, validateTamperEvident } from '../../processors/signing/tamper.js';
 
 export const fileSchema = s.object({
   path: s.string(),
@@ -19,6 +20,8 @@ export const fileSchema = s.object({
   append: s.bool(false),
   compression: s.string(''),
   group_by: s.any(),
+  /** Chained, MAC'd lines (docs/signing.md section 6); implemented in src/processors/signing/tamper.ts. */
+  tamper_evident: tamperEvidentSchema,
 });
 export type FileConfig = Infer<typeof fileSchema>;
 
@@ -28,9 +31,9 @@ export const fileExporterFactory: ExporterFactory<FileConfig> = {
   schema: fileSchema,
   signals: { traces: 'alpha', metrics: 'alpha', logs: 'alpha' },
   validate(cfg, path, issues) {
-    if (!cfg.path) issues.error([...path, 'path'], 'is required');
     if (cfg.compression && cfg.compression !== 'none') issues.error([...path, 'compression'], `"${cfg.compression}" is not supported; leave it empty`);
     if (cfg.group_by && (cfg.group_by as { enabled?: boolean }).enabled) issues.error([...path, 'group_by'], 'is not supported');
+    validateTamperEvident(cfg, path, issues);
   },
   create: (settings, cfg, signal) => FileExporter.shared(settings, cfg, signal),
 };
