@@ -34,6 +34,8 @@ export interface GraphSettings {
   logger: Logger;
   telemetry: SelfTelemetry;
   instanceId: string;
+  /** service.data_dir */
+  dataDir?: string;
   now: () => number;
 }
 
@@ -45,6 +47,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
     logger: gs.logger.child({ 'otelcol.component.id': id, 'otelcol.component.kind': kind, ...(pipelineId ? { 'otelcol.pipeline.id': pipelineId } : {}) }),
     telemetry: gs.telemetry,
     instanceId: gs.instanceId,
+    dataDir: gs.dataDir,
     pipelineId,
     now: gs.now,
   });
