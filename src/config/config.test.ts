@@ -28,7 +28,7 @@ describe('valid configs', () => {
 receivers:
   otlp/in: { protocols: { http: { endpoint: "127.0.0.1:9999" } } }
 processors:
-  batch/small: { send_batch_size: 10, timeout: 1s }
+  batch/small: { send_batch_size: 10, timeout: 1s, max_buffered_items: 100_000 }
 exporters:
   otlp/tempo: { endpoint: "tempo:4317", tls: { insecure: true } }
   otlphttp/loki: { endpoint: "http://loki:3100/otlp" }
@@ -38,7 +38,7 @@ service:
     logs: { receivers: [otlp/in], processors: [batch/small], exporters: [otlphttp/loki] }
 `, (c) => {
       expect(c.pipelines.map((p) => [p.id, p.signal])).toEqual([['traces/a', 'traces'], ['logs', 'logs']]);
-      expect(c.processors.get('batch/small')!.config).toMatchObject({ send_batch_size: 10, timeout: 1000, send_batch_max_size: 0 });
+      expect(c.processors.get('batch/small')!.config).toMatchObject({ send_batch_size: 10, timeout: 1000, send_batch_max_size: 0, max_buffered_items: 100000 });
       expect(c.exporters.get('otlp/tempo')!.config.retry_on_failure).toMatchObject({ enabled: true, initial_interval: 5000, max_interval: 30000, max_elapsed_time: 300000 });
       expect(c.exporters.get('otlphttp/loki')!.config.timeout).toBe(30000);
     }],

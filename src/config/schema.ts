@@ -152,6 +152,8 @@ class NumberSchema extends Schema<number> {
       return 0;
     }
     let n = v;
+    // Numbers with digit separators (100_000), as the Collector's YAML parser accepts them.
+    if (typeof n === 'string' && /^[+-]?\d+(_\d+)+$/.test(n.trim())) n = n.replace(/_/g, '');
     if (typeof n === 'string' && n.trim() !== '' && Number.isFinite(Number(n))) n = Number(n);
     if (typeof n !== 'number' || Number.isNaN(n)) {
       issues.error(path, `must be ${this.describe()}, got ${typeName(v)}`);
