@@ -5,14 +5,21 @@ import { Telemetry } from './telemetry.js';
 
 export function splitTelemetry(data: Telemetry, max: number): Telemetry[] {
   if (max <= 0 || data.itemCount() <= max) return [data];
+  let parts: Telemetry[];
   switch (data.signal) {
     case 'traces':
-      return chunkTraces(data.read() as ResourceSpans[], max).map((r) => Telemetry.fromModel('traces', r, data.ctx));
+      parts = chunkTraces(data.read() as ResourceSpans[], max).map((r) => Telemetry.fromModel('traces', r, data.ctx));
+      break;
     case 'logs':
-      return chunkLogs(data.read() as ResourceLogs[], max).map((r) => Telemetry.fromModel('logs', r, data.ctx));
+      parts = chunkLogs(data.read() as ResourceLogs[], max).map((r) => Telemetry.fromModel('logs', r, data.ctx));
+      break;
     default:
-      return chunkMetrics(data.read() as ResourceMetrics[], max).map((r) => Telemetry.fromModel('metrics', r, data.ctx));
+      parts = chunkMetrics(data.read() as ResourceMetrics[], max).map((r) => Telemetry.fromModel('metrics', r, data.ctx));
   }
+  // Every extra part holds its own reference on durably stored requests (each is released once downstream).
+  const refs = data.ctx.durable;
+  if (refs) for (let i = 1; i < parts.length; i++) for (const r of refs) r.retain();
+  return parts;
 }
 
 /** Generic chunker over resource → scope → items. */
