@@ -109,7 +109,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       const pc = cfg.processors.get(prid)!;
       if (pc.factory.kind !== 'processor') continue;
       const proc = pc.factory.create(settings(prid, 'processor', pid), pc.config, p.signal, countOutgoing(next, prid, pid, p.signal, gs.telemetry));
-      const counted = countProcessor(proc, prid, pid, p.signal, gs.telemetry);
+      const counted = countProcessor(proc, next, prid, pid, p.signal, gs.telemetry);
       const key = `processor:${prid}:${pid}`;
       const node = addNode(key, prid, 'processor', proc);
       for (const k of nextKeys) node.downstream.add(k);
@@ -171,11 +171,12 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
 }
 
 /** Counts items in and out of a processor under the Collector's names. */
-function countProcessor(proc: ProcessorComponent, id: string, pipeline: string, signal: Signal, t: SelfTelemetry): Consumer {
+function countProcessor(proc: ProcessorComponent, next: Consumer, id: string, pipeline: string, signal: Signal, t: SelfTelemetry): Consumer {
   const incoming = t.counter('otelcol_processor_incoming_items', 'Number of items passed to the processor.', ['processor', 'otel_signal', 'pipeline']);
   const labels = { processor: id, otel_signal: signal, pipeline };
   return {
-    mutatesData: proc.mutatesData,
+    // A processor that passes its input on unchanged still hands it to processors that may change it.
+    mutatesData: proc.mutatesData || next.mutatesData,
     consume(data: Telemetry) {
       incoming.inc(labels, data.itemCount());
       return proc.consume(data);

@@ -8,6 +8,8 @@ import { loadClientTls } from '../../config/tls.js';
 import { decodeExportResponse } from '../../pdata/codec.js';
 import type { Signal } from '../../pdata/model.js';
 import { retryDelayFromStatus } from '../../receivers/otlp/status.js';
+import { createIdValidator } from '../otlp_common/validate_ids.js';
+import type { Telemetry } from '../../pdata/telemetry.js';
 import { createExporter } from '../exporterhelper/helper.js';
 import { parseGrpcEndpoint, type OtlpExporterConfig } from './factory.js';
 
@@ -43,6 +45,7 @@ export function createOtlpGrpcExporter(settings: CreateSettings, cfg: OtlpExport
   const ep = parseGrpcEndpoint(cfg.endpoint, cfg.tls.insecure)!;
   const path = PATHS[signal];
   const log = settings.logger;
+  const checkIds = signal === 'traces' ? createIdValidator(settings) : undefined;
   return createExporter({
     settings,
     signal,
@@ -69,6 +72,12 @@ export function createOtlpGrpcExporter(settings: CreateSettings, cfg: OtlpExport
       client?.close();
     },
     push(data, abort) {
+      if (checkIds) {
+        // Backends such as Tempo refuse a whole request for one span with a bad id: drop and count those spans first.
+        const d = checkIds(data as Telemetry<'traces'>);
+        if (!d) return Promise.resolve(undefined);
+        data = d;
+      }
       const md = new grpc.Metadata();
       for (const [k, v] of Object.entries(cfg.headers)) md.set(k.toLowerCase(), v);
       if (cfg.tenant_header && data.ctx.tenant) md.set(cfg.tenant_header.toLowerCase(), data.ctx.tenant);

@@ -10,6 +10,8 @@ import { unavailableError } from '../../component/errors.js';
 import { loadClientTls } from '../../config/tls.js';
 import { CODECS, decodeExportResponse, decodeExportResponseJson } from '../../pdata/codec.js';
 import type { Signal } from '../../pdata/model.js';
+import { createIdValidator } from '../otlp_common/validate_ids.js';
+import type { Telemetry } from '../../pdata/telemetry.js';
 import { createExporter, errorFromHttpStatus } from '../exporterhelper/helper.js';
 import type { OtlpHttpExporterConfig } from './factory.js';
 
@@ -63,6 +65,7 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
   const doRequest = secure ? httpsRequest : httpRequest;
   const json = cfg.encoding === 'json';
   const log = settings.logger;
+  const checkIds = signal === 'traces' ? createIdValidator(settings) : undefined;
   return createExporter({
     settings,
     signal,
@@ -71,6 +74,12 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
       agent.destroy();
     },
     async push(data, abort) {
+      if (checkIds) {
+        // Backends such as Tempo refuse a whole request for one span with a bad id: drop and count those spans first.
+        const d = checkIds(data as Telemetry<'traces'>);
+        if (!d) return undefined;
+        data = d;
+      }
       let body: Uint8Array = json ? Buffer.from(CODECS[signal].encodeJson(data.read() as never)) : data.toProto();
       const headers: Record<string, string> = {
         ...cfg.headers,
