@@ -9,7 +9,7 @@ import { Service } from './service.js';
 
 const events: string[] = [];
 let feed: Partial<Record<string, Consumer>> = {};
-const seen: Record<string, Telemetry[]> = {};
+const seen: Record<string, Telemetry<'traces'>[]> = {};
 let failing = new Set<string>();
 
 const lifecycle = (id: string) => ({
@@ -52,7 +52,7 @@ const memory: ExporterFactory = {
     ...lifecycle(st.id),
     consume: async (d) => {
       if (failing.has(st.id)) throw throttleError('full', 2000);
-      (seen[st.id] ??= []).push(d);
+      (seen[st.id] ??= []).push(d as Telemetry<'traces'>);
     },
   }),
 };
