@@ -48,6 +48,29 @@ export interface HealthReporter {
   health(): HealthReport;
 }
 
+/**
+ * Extensions that follow the pipelines' state implement this (health_check),
+ * like the Collector's PipelineWatcher: the service calls `ready()` once every
+ * pipeline has started and `notReady()` when shutdown begins, before the
+ * receivers stop.
+ */
+export interface PipelineWatcher {
+  ready(): void;
+  notReady(): void;
+}
+export function isPipelineWatcher(c: unknown): c is PipelineWatcher {
+  return !!c && typeof (c as Partial<PipelineWatcher>).ready === 'function' && typeof (c as Partial<PipelineWatcher>).notReady === 'function';
+}
+
+/** A pipeline as configured (debug endpoints). */
+export interface PipelineInfo {
+  id: string;
+  signal: Signal;
+  receivers: readonly string[];
+  processors: readonly string[];
+  exporters: readonly string[];
+}
+
 /** What a running component can reach of the daemon. */
 export interface Host {
   /** A configured extension by id (e.g. "file_storage/queue"), if present in service.extensions. */
@@ -61,6 +84,8 @@ export interface Host {
   registerAdminRoute(method: string, path: string, handler: AdminHandler): void;
   readonly logger: Logger;
   readonly telemetry: SelfTelemetry;
+  /** The configured pipelines (debug endpoints); optional for hosts in tests. */
+  pipelines?(): readonly PipelineInfo[];
 }
 
 /** An admin route: gets the parsed URL and the request body, returns a JSON-able answer. */
@@ -77,6 +102,8 @@ export interface CreateSettings {
   instanceId: string;
   /** Pipeline id (e.g. "traces/default") for processors; undefined for shared components. */
   pipelineId?: string;
+  /** service.data_dir: where components keep state across restarts (e.g. signing chain state); undefined when not configured. */
+  dataDir?: string;
   /** Injected clock in ms (tests); Date.now by default. */
   now: () => number;
 }
