@@ -77,11 +77,13 @@ export class FileWriter {
   private backupName(): string {
     const ext = extname(this.cfg.path);
     const base = basename(this.cfg.path, ext);
-    const d = new Date();
-    const iso = (this.cfg.rotation?.localtime ? new Date(d.getTime() - d.getTimezoneOffset() * 60000) : d).toISOString().replace(/:/g, '-').replace('Z', '');
-    let name = join(dirname(this.cfg.path), `${base}-${iso}${ext}`);
-    for (let i = 1; exists(name); i++) name = join(dirname(this.cfg.path), `${base}-${iso}.${i}${ext}`);
-    return name;
+    const local = this.cfg.rotation?.localtime;
+    // Names sort in rotation order: a name already taken moves the stamp on by a millisecond.
+    for (let t = Date.now(); ; t++) {
+      const d = new Date(local ? t - new Date(t).getTimezoneOffset() * 60000 : t);
+      const name = join(dirname(this.cfg.path), `${base}-${d.toISOString().replace(/:/g, '-').replace('Z', '')}${ext}`);
+      if (!exists(name)) return name;
+    }
   }
 
   private rotate(): void {

@@ -70,6 +70,10 @@ describe('file exporter', () => {
     const backups = listBackups(path);
     expect(backups).toHaveLength(2);
     expect(readdirSync(dir).sort()).toEqual(['rot.jsonl', ...backups.map((b) => b.slice(dir.length + 1))].sort());
+    // Backups sort oldest first, even when rotations fall in the same millisecond.
+    const firstStart = (f: string) => tracesCodec.decodeJson(readFileSync(f, 'utf8').split('\n')[0]!)[0]!.scopeSpans[0]!.spans[0]!.startTimeUnixNano;
+    const starts = [...backups, path].map(firstStart);
+    expect([...starts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(starts);
     for (const f of [...backups, path]) {
       const size = readFileSync(f).length;
       expect(size).toBeLessThanOrEqual(0.01 * 1024 * 1024 + 8192);
