@@ -144,7 +144,7 @@ async function main() {
   const cfgPath = join(p.dir, 'bench.yaml');
   writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'cli.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', ...nodeArgs, join(ROOT, 'dist', 'cli.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();
