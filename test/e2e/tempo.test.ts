@@ -6,11 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateSettings, ExporterComponent, ExporterFactory } from '../../src/component/component.js';
 import { ConsumerError } from '../../src/component/errors.js';
 import { Issues } from '../../src/config/schema.js';
-import { createIdValidator } from '../../src/exporters/otlp_common/validate_ids.js';
 import { otlpExporterFactory } from '../../src/exporters/otlp/factory.js';
 import { otlpHttpExporterFactory } from '../../src/exporters/otlphttp/factory.js';
 import type { ResourceSpans, Span } from '../../src/pdata/model.js';
 import { Telemetry } from '../../src/pdata/telemetry.js';
+import { tracesCodec } from '../../src/pdata/codec.js';
 import { nopLogger } from '../../src/service/logger.js';
 import { SelfTelemetry } from '../../src/service/telemetry.js';
 import { startTempoFake, type TempoFake } from '../fakes/tempo.js';
@@ -113,23 +113,25 @@ describe('otlp and otlphttp exporters → Tempo', () => {
     expect(tempo.spans('r')).toHaveLength(4);
   });
 
-  it('loses the whole request when one span has an invalid id; the id check keeps the rest', async () => {
+  it('drops and counts spans with invalid ids before sending, since Tempo refuses a whole request for one', async () => {
     const bad = () => Telemetry.traces(traces([span('ok', id(1, 16), id(2, 8)), span('short-trace', id(1, 8), id(2, 8)), span('zero-span', id(1, 16), id(0, 8))]));
-    // Sent as is: Tempo refuses all three spans (INVALID_ARGUMENT / 400), and nothing is retried.
-    const e = await grpc({ headers: { 'X-Scope-OrgID': 'v' } });
-    const err = (await e.consume(bad()).then(() => undefined, (x: unknown) => x)) as ConsumerError;
-    expect(err.kind).toBe('invalid');
-    expect(err.message).toMatch(/trace ids must be 128 bit, received 64 bits/);
-    expect(tempo.spans('v')).toEqual([]);
-    expect(tempo.requests).toHaveLength(1);
-    // With the id check in front, the invalid spans are dropped and counted, the valid one lands.
-    const telemetry = new SelfTelemetry();
-    const check = createIdValidator({ id: 'otlp/tempo', telemetry, logger: nopLogger });
-    const checked = check(bad())!;
-    await e.consume(checked);
-    expect(tempo.spans('v').map((s) => s.name)).toEqual(['ok']);
-    expect(await telemetry.value('sieve_exporter_invalid_id_spans', { exporter: 'otlp/tempo', reason: 'trace_id' })).toBe(1);
-    expect(await telemetry.value('sieve_exporter_invalid_id_spans', { exporter: 'otlp/tempo', reason: 'span_id' })).toBe(1);
+    for (const [make, tenant] of [[grpc, 'v'], [http, 'w']] as const) {
+      const telemetry = new SelfTelemetry();
+      const e = await (make === grpc ? exporter(otlpExporterFactory, { endpoint: tempo.grpcEndpoint, tls: { insecure: true }, headers: { 'X-Scope-OrgID': tenant } }, telemetry) : exporter(otlpHttpExporterFactory, { endpoint: tempo.httpUrl, headers: { 'X-Scope-OrgID': tenant } }, telemetry));
+      await e.consume(bad());
+      expect(tempo.spans(tenant).map((s) => s.name)).toEqual(['ok']);
+      const id_ = make === grpc ? 'otlp/tempo' : 'otlphttp/tempo';
+      expect(await telemetry.value('sieve_exporter_invalid_id_spans', { exporter: id_, reason: 'trace_id' })).toBe(1);
+      expect(await telemetry.value('sieve_exporter_invalid_id_spans', { exporter: id_, reason: 'span_id' })).toBe(1);
+      // A batch with nothing valid left is not sent at all.
+      const before = tempo.requests.length;
+      await e.consume(Telemetry.traces(traces([span('zero-trace', id(0, 16), id(3, 8))])));
+      expect(tempo.requests.length).toBe(before);
+    }
+    // Unchecked, Tempo refuses all of it: the fake answers as Tempo does.
+    const res = await fetch(`${tempo.httpUrl}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Scope-OrgID': 'v' }, body: tracesCodec.encodeJson(bad().read()) });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/trace ids must be 128 bit, received 64 bits/);
   });
 });
 
