@@ -14,7 +14,7 @@ import type {
 } from '../../component/component.js';
 import { ConsumerError, DecodeError, invalidError, throttleError, unavailableError } from '../../component/errors.js';
 import { ProtoWriter } from '../../pdata/proto/writer.js';
-import { Telemetry } from '../../pdata/telemetry.js';
+import { Telemetry, releaseDurable, type DurableRef } from '../../pdata/telemetry.js';
 import type { Logger } from '../../service/logger.js';
 import { overflowMode, tickInterval, type PolicyCfg, type TailSamplingConfig } from './config.js';
 import { TraceIdCache } from './id_cache.js';
@@ -46,6 +46,25 @@ interface Output {
   parts: Uint8Array[];
   bytes: number;
   spans: number;
+  /** Durable references the kept spans carry on (moved from their traces). */
+  refs?: DurableRef[];
+}
+
+/** Holds one reference per durable request for a trace (or a late output), at most once per request. */
+function holdRefs(target: { refs?: DurableRef[] | undefined }, refs: readonly DurableRef[] | undefined): void {
+  if (!refs) return;
+  for (const r of refs) {
+    const list = (target.refs ??= []);
+    if (list.includes(r)) continue;
+    r.retain();
+    list.push(r);
+  }
+}
+
+/** Releases what a trace holds: its spans left the pipeline without being forwarded. */
+function releaseRefs(t: { refs?: DurableRef[] | undefined }): void {
+  if (t.refs) for (const r of t.refs) r.release();
+  t.refs = undefined;
 }
 
 const ACT_APPEND = 0;
@@ -204,7 +223,10 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
       if (e instanceof DecodeError) throw invalidError(`malformed trace data: ${e.message}`);
       throw e;
     }
-    if (groups.length === 0) return;
+    if (groups.length === 0) {
+      releaseDurable(data);
+      return;
+    }
     let now = this.now();
     if (now >= this.nextTickAt) this.tick(now);
 
@@ -254,6 +276,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
         let bytes = groupBytes(g, src);
         if (this.cfg.record_policy && label > 0) bytes = this.relabeled(bytes, label);
         late ??= { parts: [], bytes: 0, spans: 0 };
+        holdRefs(late, data.ctx.durable);
         late.parts.push(bytes);
         late.bytes += bytes.length;
         late.spans += g.spanCount;
@@ -267,6 +290,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
         this.buffered += t.accounted;
         this.traces.set(g.key, t);
       }
+      holdRefs(t, data.ctx.durable);
       const grown = appendGroup(t, g, src);
       const facts = mergeFacts(t, g, this.needs);
       t.accounted += grown + facts;
@@ -281,12 +305,15 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
       }
       if (maxTrace > 0 && t.len > maxTrace) {
         this.remove(t);
+        releaseRefs(t);
         this.nonSampledCache.set(t.key, 0, nowSec);
         this.m.droppedTooLarge.inc(this.labels);
         (tooLarge ??= new Set()).add(t.key);
       }
     }
     if (late) this.emit([late], tenant);
+    // Each buffered trace now holds its own references; the request's own hold ends here.
+    releaseDurable(data);
     this.enforceCaps(now);
     this.updateGauges();
     now = this.now();
@@ -326,6 +353,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
       const oldest = this.traces.values().next().value as TraceEntry;
       if (this.mode === 'evict') {
         this.remove(oldest);
+        releaseRefs(oldest);
         this.nonSampledCache.set(oldest.key, 0, Math.floor(now / 1000));
         this.m.evicted.inc(this.labels);
         this.m.droppedTooEarly.inc(this.labels);
@@ -401,6 +429,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
     const sec = Math.floor(now / 1000);
     if (!sampled) {
       this.nonSampledCache.set(t.key, 0, sec);
+      releaseRefs(t);
       return;
     }
     const label = this.cfg.record_policy ? this.labelFor(labelName) : 0;
@@ -414,6 +443,11 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
     o.parts.push(bytes);
     o.bytes += bytes.length;
     o.spans += t.spanCount;
+    if (t.refs) {
+      // The kept spans carry the trace's references on.
+      (o.refs ??= []).push(...t.refs);
+      t.refs = undefined;
+    }
   }
 
   private remove(t: TraceEntry): void {
@@ -464,7 +498,9 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
           off += p.length;
         }
       }
-      const data = Telemetry.fromProto('traces', bytes, o.spans, tenant === undefined ? {} : { tenant });
+      const ctx: { tenant?: string; durable?: DurableRef[] } = tenant === undefined ? {} : { tenant };
+      if (o.refs) ctx.durable = o.refs;
+      const data = Telemetry.fromProto('traces', bytes, o.spans, ctx);
       const spans = o.spans;
       const p: Promise<void> = this.next
         .consume(data)
@@ -472,6 +508,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
           () => undefined,
           (err: unknown) => {
             this.m.sendFailed.inc(this.labels, spans);
+            releaseDurable(data);
             this.logger.warn('tail_sampling: the next consumer refused kept spans', { spans, error: err instanceof Error ? err : new Error(String(err)) });
           },
         )
@@ -592,6 +629,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
     const now = this.now();
     if (this.cfg.drop_pending_traces_on_shutdown) {
       if (this.traces.size > 0) this.logger.info('tail_sampling: dropping pending traces on shutdown', { traces: this.traces.size });
+      for (const tr of this.traces.values()) releaseRefs(tr);
       this.traces.clear();
       this.buffered = 0;
     } else {

@@ -7,6 +7,7 @@
 // (non-minimal) length prefixes so that later spans with the same resource and
 // scope extend them in place instead of repeating the resource bytes; every
 // protobuf decoder accepts padded varints.
+import type { DurableRef } from '../../pdata/telemetry.js';
 
 /** A policy-visible attribute value: string, int (as number), bool, or null for every other type. */
 export type AttrVal = string | number | boolean | null;
@@ -48,6 +49,8 @@ export class TraceEntry {
   len = 0;
   /** Bytes charged against max_buffered_bytes. */
   accounted = 0;
+  /** Durable-acknowledgement references held for this trace's spans (one retain each). */
+  refs: DurableRef[] | undefined;
 
   // Extend-in-place bookkeeping: offsets into `buf` (-1 when none).
   rsBody = -1; // body start of the last ResourceSpans (its 4-byte length sits just before)
