@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     transport: { type: 'string', default: 'grpc' },
     'cpu-prof': { type: 'boolean', default: false },
+    // V8 young-generation (semi-space) size for the daemon, MiB; 16 is V8's default.
+    semi: { type: 'string', default: '16' },
   },
 });
 
@@ -66,6 +68,18 @@ service:
   pipelines:
     traces: { receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp] }
 `;
+    case 'redaction':
+      // The default config's processors: memory_limiter → redaction → batch.
+      return `${recv}
+processors:
+  memory_limiter: { check_interval: 1s, limit_mib: 1024 }
+  redaction: { allow_all_keys: true }
+  batch: {}
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    traces: { receivers: [otlp], processors: [memory_limiter, redaction, batch], exporters: [otlp] }
+`;
     case 'full': {
       // memory_limiter → redaction → tail_sampling → signing → batch → otlp
       const key = 'bench-signing-key-0123456789abcdef';
@@ -89,7 +103,7 @@ service:
 `;
     }
     default:
-      throw new Error(`unknown scenario ${name}; known: passthrough, full`);
+      throw new Error(`unknown scenario ${name}; known: passthrough, redaction, full`);
   }
 }
 
@@ -144,7 +158,7 @@ async function main() {
   const cfgPath = join(p.dir, 'bench.yaml');
   writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', ...nodeArgs, join(ROOT, 'dist', 'cli.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [`--max-semi-space-size=${args.semi}`, ...nodeArgs, join(ROOT, 'dist', 'cli.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

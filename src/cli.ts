@@ -1,7 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
-// --max-semi-space-size=1 (MiB): a small young generation keeps RSS at 99 MiB
-// instead of 125 MiB at 10k spans/s, with no measurable CPU cost at that rate and
-// flat-out throughput within noise (bench/RESULTS.md).
+#!/usr/bin/env node
 // sieve: run the daemon, validate a config, list components, verify signatures.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
