@@ -5,13 +5,14 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import type { AdminHandler, Component, Factory, Host, Kind } from '../component/component.js';
+import { isPipelineWatcher, type AdminHandler, type Component, type Factory, type Host, type Kind } from '../component/component.js';
 import { resolveConfig, type ServiceConfig } from '../config/config.js';
 import { loadFiles, loadSources, type Env } from '../config/loader.js';
 import { factories as builtinFactories } from '../components.js';
 import { buildGraph, type Graph } from './graph.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 import { SelfTelemetry } from './telemetry.js';
+import { registerProcessMetrics } from './process_metrics.js';
 import { listen, StartError } from './net.js';
 
 export { listen, StartError };
@@ -99,6 +100,7 @@ export class Service {
       logger: this.logger,
       telemetry: this.telemetry,
       instanceId: this.instanceId,
+      dataDir: this.config.service.data_dir,
       now: this.opts.now ?? Date.now,
     });
     this.graph = graph;
@@ -110,10 +112,9 @@ export class Service {
       },
       logger: this.logger,
       telemetry: this.telemetry,
+      pipelines: () => this.config.pipelines,
     };
-    this.telemetry.gauge('otelcol_process_uptime', 'Uptime of the process (seconds).', [], function () {
-      this.set(process.uptime());
-    });
+    registerProcessMetrics(this.telemetry);
     // Extensions first, then downstream before upstream.
     const startOrder = [...graph.order].reverse().sort((a, b) => (a.kind === 'extension' ? -1 : 0) - (b.kind === 'extension' ? -1 : 0));
     const startedNodes: typeof startOrder = [];
@@ -132,6 +133,7 @@ export class Service {
       for (const s of this.servers) s.close();
       throw e;
     }
+    for (const e of graph.extensions.values()) if (isPipelineWatcher(e)) e.ready();
     this.logger.info('Everything is ready. Begin running and processing data.', {
       pipelines: this.config.pipelines.map((p) => p.id),
     });
@@ -210,6 +212,7 @@ export class Service {
       const graph = this.graph;
       if (!graph) return;
       this.logger.info('Starting shutdown...');
+      for (const e of graph.extensions.values()) if (isPipelineWatcher(e)) e.notReady();
       const limit = this.config.service.shutdown_timeout;
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;

@@ -14,12 +14,19 @@ export class SelfTelemetry {
     this.registry = new client.Registry();
   }
 
-  /** A counter. The Collector's names carry no _total suffix in its default Prometheus reader; prom-client adds none either. */
+  /**
+   * A counter. It is exposed with the `_total` suffix, as the Collector's
+   * OpenTelemetry Prometheus exporter exposes its monotonic sums
+   * (otelcol_receiver_accepted_spans → otelcol_receiver_accepted_spans_total,
+   * the series Collector dashboards query), which also keeps
+   * `promtool check metrics` clean. Pass the name with or without the suffix.
+   */
   counter(name: string, help: string, labelNames: readonly string[] = []): client.Counter<string> {
-    let c = this.counters.get(name);
+    const exposed = name.endsWith('_total') ? name : `${name}_total`;
+    let c = this.counters.get(exposed);
     if (!c) {
-      c = new client.Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
-      this.counters.set(name, c);
+      c = new client.Counter({ name: exposed, help, labelNames: [...labelNames], registers: [this.registry] });
+      this.counters.set(exposed, c);
     }
     return c;
   }
@@ -46,9 +53,9 @@ export class SelfTelemetry {
     return this.registry.metrics();
   }
 
-  /** Current value of a counter or gauge with these labels (tests, health). */
+  /** Current value of a counter or gauge with these labels (tests, health); counters by either name. */
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const m = this.registry.getSingleMetric(name);
+    const m = this.registry.getSingleMetric(name) ?? (name.endsWith('_total') ? undefined : this.registry.getSingleMetric(`${name}_total`));
     if (!m) return 0;
     const data = await m.get();
     let sum = 0;
