@@ -87,7 +87,10 @@ export class Service {
     const out = new Map<string, { kind: Kind; component: Component }>();
     if (!this.graph) return out;
     for (const n of this.graph.nodes.values()) {
-      const key = n.kind === 'processor' ? n.key.slice('processor:'.length).replace(':', '@') : n.id;
+      // Processors are per pipeline (id@pipeline); an exporter or connector used by
+      // several signals has one instance per signal (id[signal] after the first).
+      let key = n.kind === 'processor' ? n.key.slice('processor:'.length).replace(':', '@') : n.id;
+      if (out.has(key) && n.kind !== 'processor') key = `${n.id}[${n.key.split(':').slice(2).join('->')}]`;
       if (!out.has(key)) out.set(key, { kind: n.kind, component: n.component });
     }
     return out;

@@ -107,10 +107,9 @@ export async function spawnSieve(yaml: string, opts: { args?: string[]; env?: No
   if (opts.waitReady !== false) {
     let done = false;
     void exited.then(() => (done = true));
-    await waitFor(() => {
-      if (done) throw new Error(`sieve exited early:\n${err}`);
-      return err.includes('Everything is ready');
-    }, { timeoutMs: 20_000, what: 'sieve to start' });
+    // A daemon that exits while starting fails at once, with what it printed.
+    await waitFor(() => done || err.includes('Everything is ready'), { timeoutMs: 20_000, what: 'sieve to start' });
+    if (!err.includes('Everything is ready')) throw new Error(`sieve exited early:\n${err}`);
   }
   return s;
 }

@@ -6,6 +6,7 @@ import type { Counter } from 'prom-client';
 import type { ConsumeResult, Consumer, CreateSettings, ProcessorComponent } from '../../component/component.js';
 import type { AnyValue, KeyValue, LogRecord, ResourceLogs, ResourceSpans, Signal, Span } from '../../pdata/model.js';
 import type { Telemetry } from '../../pdata/telemetry.js';
+import { releaseDurable } from '../../pdata/telemetry.js';
 import { parseSeverity, recordSeverity, type ProbabilisticSamplerConfig } from './config.js';
 import { hashSeedSampled, scaledSamplingRate } from './hash.js';
 
@@ -80,7 +81,11 @@ export class ProbabilisticSampler implements ProcessorComponent {
     const kept = data.signal === 'logs' ? this.filterLogs(data as Telemetry<'logs'>) : this.filterTraces(data as Telemetry<'traces'>);
     this.kept.inc(kept);
     this.dropped.inc(total - kept);
-    if (kept === 0) return;
+    if (kept === 0) {
+      // Nothing of this batch goes on: its durable requests are done with.
+      releaseDurable(data);
+      return;
+    }
     return this.next.consume(data);
   }
 
