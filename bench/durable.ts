@@ -14,15 +14,15 @@
 // Needs a build (npm run build): it runs dist/cli.js.
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
+import { freePort, startSink, cpuSeconds, pct } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SCENARIOS = ['memory', 'pq', 'durable', 'durable_memq', 'durable_fsync'] as const;
@@ -70,42 +70,9 @@ service:
 `;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function startSink(): Promise<{ port: number; spans: () => number; stop: () => void }> {
-  let spans = 0;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  const id = (b: Buffer) => b;
-  server.addService(
-    { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
-    {
-      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        spans += tracesCodec.scan(call.request);
-        cb(null, Buffer.alloc(0));
-      },
-    },
-  );
-  const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, pt) => (e ? j(e) : r(pt))));
-  return { port, spans: () => spans, stop: () => server.forceShutdown() };
-}
 
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(parts[11]) + Number(parts[12])) / 100;
-}
 
-function pct(sorted: number[], q: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))]! : 0;
-}
 
 async function run(s: Scenario): Promise<Record<string, unknown>> {
   const sink = await startSink();

@@ -10,15 +10,15 @@
 //   npm run bench:e2e -- --scenario passthrough --attrs 20 --transport http
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServer as createNetServer } from 'node:net';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
+import { freePort, startSink, cpuSeconds, peakRssMiB, pct } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -107,50 +107,10 @@ service:
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-/** Sink: a gRPC OTLP endpoint that counts spans without decoding more than needed. */
-async function startSink(): Promise<{ port: number; spans: () => number; stop: () => void }> {
-  let spans = 0;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  const id = (b: Buffer) => b;
-  server.addService(
-    { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
-    {
-      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        spans += tracesCodec.scan(call.request);
-        cb(null, Buffer.alloc(0));
-      },
-    },
-  );
-  const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
-  return { port, spans: () => spans, stop: () => server.forceShutdown() };
-}
 
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime in clock ticks (100 Hz)
-}
 
-function peakRssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmHWM:\s+(\d+) kB/.exec(s);
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function main() {
   const sink = await startSink();

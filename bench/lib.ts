@@ -1,0 +1,52 @@
+// Shared pieces of the end-to-end load tools: free ports, a counting OTLP/gRPC
+// sink, and CPU / memory readings of a child process.
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tracesCodec } from '../src/pdata/codec.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A gRPC OTLP trace endpoint that counts spans with a structural scan (no decoding). */
+export async function startSink(): Promise<{ port: number; spans: () => number; stop: () => void }> {
+  let spans = 0;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const id = (b: Buffer) => b;
+  server.addService(
+    { Export: { path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+    {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        spans += tracesCodec.scan(call.request);
+        cb(null, Buffer.alloc(0));
+      },
+    },
+  );
+  const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, pt) => (e ? j(e) : r(pt))));
+  return { port, spans: () => spans, stop: () => server.forceShutdown() };
+}
+
+/** User + system CPU seconds of a process, from /proc (clock ticks at 100 Hz). */
+export function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(parts[11]) + Number(parts[12])) / 100;
+}
+
+/** Peak resident set size (VmHWM) of a process, MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** The q-th percentile of an ascending list. */
+export function pct(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))]! : 0;
+}
