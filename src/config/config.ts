@@ -4,7 +4,7 @@
 // every problem collected with its path and line.
 import type { Factory, Kind } from '../component/component.js';
 import { parseId } from '../component/component.js';
-import { SIGNALS, type Signal } from '../pdata/model.js';
+import type { Signal } from '../pdata/model.js';
 import { formatIssue, sourceOf, type RawConfig } from './loader.js';
 import { Issues, s, type Infer } from './schema.js';
 
@@ -235,4 +235,3 @@ function checkProcessorOrder(order: string[], processors: Map<string, ComponentC
   });
 }
 
-export const ALL_SIGNALS = SIGNALS;

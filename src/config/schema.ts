@@ -463,8 +463,3 @@ export const s = {
   presence: <T>(inner: Schema<T>) => new PresenceSchema(inner),
   tagged: <T>(tag: string, variants: Record<string, Schema<any>>) => new TaggedSchema<T>(tag, variants),
 };
-
-/** Parses a component config: defaults laid under the user's keys, every problem collected. */
-export function parseWith<T>(schema: Schema<T>, raw: unknown, path: string[], issues: Issues): T {
-  return schema.parse(raw, path, issues);
-}

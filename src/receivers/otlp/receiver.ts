@@ -15,7 +15,7 @@ import { ITEM_NAME, type Signal } from '../../pdata/model.js';
 import { Telemetry, type RequestContext } from '../../pdata/telemetry.js';
 import { listen, StartError } from '../../service/net.js';
 import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
-import { GRPC, mapError, rpcStatusWithRetryInfo } from './status.js';
+import { mapError, rpcStatusWithRetryInfo } from './status.js';
 import { DurableIngest } from '../../durable/ingest.js';
 
 const GRPC_SERVICES: Record<Signal, string> = {
@@ -392,4 +392,3 @@ export function readBody(req: IncomingMessage, encoding: string, limit: number):
   });
 }
 
-export const _test = { GRPC };
