@@ -1,11 +1,7 @@
 // opentelemetry.proto.logs.v1 and collector.logs.v1.ExportLogsServiceRequest.
-import type { AnyValue, InstrumentationScope, KeyValue, LogRecord, Resource, ResourceLogs, ScopeLogs } from '../model.js';
+import type { AnyValue, KeyValue, LogRecord, ResourceLogs, ScopeLogs } from '../model.js';
 import {
   decodeAnyValue,
-  decodeResource,
-  decodeScope,
-  emptyResource,
-  emptyScope,
   encodeAnyValue,
   encodeIdField,
   encodeKeyValues,
@@ -17,9 +13,8 @@ import {
   scanAnyValue,
   scanId,
   scanKeyValueField,
-  scanResource,
-  scanScope,
 } from './common.js';
+import { decodeRequest, decodeResourceLevel, scanRequest, type EnvelopeDecoder, type ItemScanner } from './envelope.js';
 import { ProtoReader, fieldMask } from './reader.js';
 import type { ProtoWriter } from './writer.js';
 import { EMPTY_BYTES, releaseWriter, sharedWriter } from './shared.js';
@@ -101,9 +96,6 @@ export function encodeLogsRequest(resources: readonly ResourceLogs[]): Uint8Arra
 
 // ---------------------------------------------------------------- decode
 
-const REQUEST_KNOWN = fieldMask(1);
-const RL_KNOWN = fieldMask(1, 2, 3);
-const SL_KNOWN = fieldMask(1, 2, 3);
 const LOG_KNOWN = fieldMask(1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12);
 
 /** Decodes a LogRecord message body ending at `end`. */
@@ -177,60 +169,24 @@ export function decodeLogRecord(r: ProtoReader, end: number): LogRecord {
   };
 }
 
-function decodeScopeLogs(r: ProtoReader, end: number): ScopeLogs {
-  let scope: InstrumentationScope | undefined;
-  const logRecords: LogRecord[] = [];
-  let schemaUrl = '';
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      logRecords.push(decodeLogRecord(r, e));
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scope = decodeScope(r, e, scope);
-    } else if (tag === 26) schemaUrl = r.string(end);
-    else r.unknown(tag, end, SL_KNOWN);
-  }
-  r.endMessage(end);
-  return { scope: scope ?? emptyScope(), logRecords, schemaUrl };
-}
+const DECODER: EnvelopeDecoder<LogRecord, ScopeLogs, ResourceLogs> = {
+  item: decodeLogRecord,
+  scope: (scope, logRecords, schemaUrl) => ({ scope, logRecords, schemaUrl }),
+  resource: (resource, scopeLogs, schemaUrl) => ({ resource, scopeLogs, schemaUrl }),
+};
 
 /** Decodes a ResourceLogs message body ending at `end`. */
 export function decodeResourceLogs(r: ProtoReader, end: number): ResourceLogs {
-  let resource: Resource | undefined;
-  const scopeLogs: ScopeLogs[] = [];
-  let schemaUrl = '';
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      scopeLogs.push(decodeScopeLogs(r, e));
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      resource = decodeResource(r, e, resource);
-    } else if (tag === 26) schemaUrl = r.string(end);
-    else r.unknown(tag, end, RL_KNOWN);
-  }
-  r.endMessage(end);
-  return { resource: resource ?? emptyResource(), scopeLogs, schemaUrl };
+  return decodeResourceLevel(r, end, DECODER);
 }
 
 /** Decodes an ExportLogsServiceRequest (or LogsData). */
 export function decodeLogsRequest(buf: Uint8Array): ResourceLogs[] {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  const out: ResourceLogs[] = [];
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 10) {
-      const e = r.sub(end);
-      out.push(decodeResourceLogs(r, e));
-    } else r.unknown(tag, end, REQUEST_KNOWN);
-  }
-  r.endMessage(end);
-  return out;
+  return decodeRequest(buf, DECODER);
 }
+
+
+
 
 // ---------------------------------------------------------------- scan
 
@@ -274,56 +230,18 @@ function scanLogRecord(r: ProtoReader, end: number): void {
   r.endMessage(end);
 }
 
-function scanScopeLogs(r: ProtoReader, end: number): number {
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      scanLogRecord(r, e);
-      n++;
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scanScope(r, e);
-    } else if (tag === 26) r.skipLen(end);
-    else r.unknown(tag, end, SL_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
-}
+const scanItem: ItemScanner = (r, end) => {
+  scanLogRecord(r, end);
+  return 1;
+};
 
-function scanResourceLogs(r: ProtoReader, end: number): number {
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      n += scanScopeLogs(r, e);
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scanResource(r, e);
-    } else if (tag === 26) r.skipLen(end);
-    else r.unknown(tag, end, RL_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
-}
-
-/** Validates an ExportLogsServiceRequest without decoding it; returns its log record count. */
+/** Validates an ExportLogsServiceRequest without decoding it; returns its logrecord count. */
 export function scanLogsRequest(buf: Uint8Array): number {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 10) {
-      const e = r.sub(end);
-      n += scanResourceLogs(r, e);
-    } else r.unknown(tag, end, REQUEST_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
+  return scanRequest(buf, scanItem);
 }
+
+
+
 
 /** Number of log records in decoded resources. */
 export function countLogRecords(resources: readonly ResourceLogs[]): number {

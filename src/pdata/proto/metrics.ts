@@ -4,22 +4,16 @@ import type {
   ExponentialBuckets,
   ExponentialHistogramDataPoint,
   HistogramDataPoint,
-  InstrumentationScope,
   KeyValue,
   Metric,
   MetricData,
   NumberDataPoint,
-  Resource,
   ResourceMetrics,
   ScopeMetrics,
   SummaryDataPoint,
   ValueAtQuantile,
 } from '../model.js';
 import {
-  decodeResource,
-  decodeScope,
-  emptyResource,
-  emptyScope,
   encodeIdField,
   encodeKeyValues,
   encodeResourceField,
@@ -29,9 +23,8 @@ import {
   readKeyValueInto,
   scanId,
   scanKeyValueField,
-  scanResource,
-  scanScope,
 } from './common.js';
+import { decodeRequest, decodeResourceLevel, scanRequest, type EnvelopeDecoder, type ItemScanner } from './envelope.js';
 import { DecodeError, ProtoReader, fieldMask } from './reader.js';
 import type { ProtoWriter } from './writer.js';
 import { EMPTY_BYTES, releaseWriter, sharedWriter } from './shared.js';
@@ -357,9 +350,6 @@ export function encodeMetricsRequest(resources: readonly ResourceMetrics[]): Uin
 
 // ---------------------------------------------------------------- decode
 
-const REQUEST_KNOWN = fieldMask(1);
-const RM_KNOWN = fieldMask(1, 2, 3);
-const SM_KNOWN = fieldMask(1, 2, 3);
 const METRIC_KNOWN = fieldMask(1, 2, 3, 5, 7, 9, 10, 11, 12);
 const GAUGE_KNOWN = fieldMask(1);
 const SUM_KNOWN = fieldMask(1, 2, 3);
@@ -813,60 +803,24 @@ export function decodeMetric(r: ProtoReader, end: number): Metric {
   return { name, description, unit, metadata, data: data ?? { type: 'empty' } };
 }
 
-function decodeScopeMetrics(r: ProtoReader, end: number): ScopeMetrics {
-  let scope: InstrumentationScope | undefined;
-  const metrics: Metric[] = [];
-  let schemaUrl = '';
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      metrics.push(decodeMetric(r, e));
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scope = decodeScope(r, e, scope);
-    } else if (tag === 26) schemaUrl = r.string(end);
-    else r.unknown(tag, end, SM_KNOWN);
-  }
-  r.endMessage(end);
-  return { scope: scope ?? emptyScope(), metrics, schemaUrl };
-}
+const DECODER: EnvelopeDecoder<Metric, ScopeMetrics, ResourceMetrics> = {
+  item: decodeMetric,
+  scope: (scope, metrics, schemaUrl) => ({ scope, metrics, schemaUrl }),
+  resource: (resource, scopeMetrics, schemaUrl) => ({ resource, scopeMetrics, schemaUrl }),
+};
 
 /** Decodes a ResourceMetrics message body ending at `end`. */
 export function decodeResourceMetrics(r: ProtoReader, end: number): ResourceMetrics {
-  let resource: Resource | undefined;
-  const scopeMetrics: ScopeMetrics[] = [];
-  let schemaUrl = '';
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      scopeMetrics.push(decodeScopeMetrics(r, e));
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      resource = decodeResource(r, e, resource);
-    } else if (tag === 26) schemaUrl = r.string(end);
-    else r.unknown(tag, end, RM_KNOWN);
-  }
-  r.endMessage(end);
-  return { resource: resource ?? emptyResource(), scopeMetrics, schemaUrl };
+  return decodeResourceLevel(r, end, DECODER);
 }
 
 /** Decodes an ExportMetricsServiceRequest (or MetricsData). */
 export function decodeMetricsRequest(buf: Uint8Array): ResourceMetrics[] {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  const out: ResourceMetrics[] = [];
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 10) {
-      const e = r.sub(end);
-      out.push(decodeResourceMetrics(r, e));
-    } else r.unknown(tag, end, REQUEST_KNOWN);
-  }
-  r.endMessage(end);
-  return out;
+  return decodeRequest(buf, DECODER);
 }
+
+
+
 
 // ---------------------------------------------------------------- scan
 
@@ -1128,55 +1082,15 @@ function scanMetric(r: ProtoReader, end: number): number {
   return n;
 }
 
-function scanScopeMetrics(r: ProtoReader, end: number): number {
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      n += scanMetric(r, e);
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scanScope(r, e);
-    } else if (tag === 26) r.skipLen(end);
-    else r.unknown(tag, end, SM_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
-}
-
-function scanResourceMetrics(r: ProtoReader, end: number): number {
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      n += scanScopeMetrics(r, e);
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scanResource(r, e);
-    } else if (tag === 26) r.skipLen(end);
-    else r.unknown(tag, end, RM_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
-}
+const scanItem: ItemScanner = scanMetric;
 
 /** Validates an ExportMetricsServiceRequest without decoding it; returns its data point count. */
 export function scanMetricsRequest(buf: Uint8Array): number {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 10) {
-      const e = r.sub(end);
-      n += scanResourceMetrics(r, e);
-    } else r.unknown(tag, end, REQUEST_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
+  return scanRequest(buf, scanItem);
 }
+
+
+
 
 /** Number of data points (of every metric type) in decoded resources. */
 export function countDataPoints(resources: readonly ResourceMetrics[]): number {

@@ -1,10 +1,6 @@
 // opentelemetry.proto.trace.v1 and collector.trace.v1.ExportTraceServiceRequest.
-import type { InstrumentationScope, KeyValue, Resource, ResourceSpans, ScopeSpans, Span, SpanEvent, SpanLink, Status } from '../model.js';
+import type { KeyValue, ResourceSpans, ScopeSpans, Span, SpanEvent, SpanLink, Status } from '../model.js';
 import {
-  decodeResource,
-  decodeScope,
-  emptyResource,
-  emptyScope,
   encodeIdField,
   encodeKeyValues,
   encodeResourceField,
@@ -14,9 +10,8 @@ import {
   readKeyValueInto,
   scanId,
   scanKeyValueField,
-  scanResource,
-  scanScope,
 } from './common.js';
+import { decodeRequest, decodeResourceLevel, scanRequest, type EnvelopeDecoder, type ItemScanner } from './envelope.js';
 import { ProtoReader, fieldMask } from './reader.js';
 import type { ProtoWriter } from './writer.js';
 import { EMPTY_BYTES, sharedWriter, releaseWriter } from './shared.js';
@@ -160,9 +155,6 @@ export function encodeTracesRequest(resources: readonly ResourceSpans[]): Uint8A
 
 // ---------------------------------------------------------------- decode
 
-const REQUEST_KNOWN = fieldMask(1);
-const RS_KNOWN = fieldMask(1, 2, 3);
-const SS_KNOWN = fieldMask(1, 2, 3);
 const SPAN_KNOWN = fieldMask(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
 const EVENT_KNOWN = fieldMask(1, 2, 3, 4);
 const LINK_KNOWN = fieldMask(1, 2, 3, 4, 5, 6);
@@ -344,60 +336,24 @@ export function decodeSpan(r: ProtoReader, end: number): Span {
   };
 }
 
-function decodeScopeSpans(r: ProtoReader, end: number): ScopeSpans {
-  let scope: InstrumentationScope | undefined;
-  const spans: Span[] = [];
-  let schemaUrl = '';
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      spans.push(decodeSpan(r, e));
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scope = decodeScope(r, e, scope);
-    } else if (tag === 26) schemaUrl = r.string(end);
-    else r.unknown(tag, end, SS_KNOWN);
-  }
-  r.endMessage(end);
-  return { scope: scope ?? emptyScope(), spans, schemaUrl };
-}
+const DECODER: EnvelopeDecoder<Span, ScopeSpans, ResourceSpans> = {
+  item: decodeSpan,
+  scope: (scope, spans, schemaUrl) => ({ scope, spans, schemaUrl }),
+  resource: (resource, scopeSpans, schemaUrl) => ({ resource, scopeSpans, schemaUrl }),
+};
 
 /** Decodes a ResourceSpans message body ending at `end`. */
 export function decodeResourceSpans(r: ProtoReader, end: number): ResourceSpans {
-  let resource: Resource | undefined;
-  const scopeSpans: ScopeSpans[] = [];
-  let schemaUrl = '';
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      scopeSpans.push(decodeScopeSpans(r, e));
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      resource = decodeResource(r, e, resource);
-    } else if (tag === 26) schemaUrl = r.string(end);
-    else r.unknown(tag, end, RS_KNOWN);
-  }
-  r.endMessage(end);
-  return { resource: resource ?? emptyResource(), scopeSpans, schemaUrl };
+  return decodeResourceLevel(r, end, DECODER);
 }
 
-/** Decodes an ExportTraceServiceRequest (or TracesData). */
+/** Decodes an ExportTracesServiceRequest (or TracesData). */
 export function decodeTracesRequest(buf: Uint8Array): ResourceSpans[] {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  const out: ResourceSpans[] = [];
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 10) {
-      const e = r.sub(end);
-      out.push(decodeResourceSpans(r, e));
-    } else r.unknown(tag, end, REQUEST_KNOWN);
-  }
-  r.endMessage(end);
-  return out;
+  return decodeRequest(buf, DECODER);
 }
+
+
+
 
 // ---------------------------------------------------------------- scan
 
@@ -516,56 +472,18 @@ function scanSpan(r: ProtoReader, end: number): void {
   r.endMessage(end);
 }
 
-function scanScopeSpans(r: ProtoReader, end: number): number {
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      scanSpan(r, e);
-      n++;
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scanScope(r, e);
-    } else if (tag === 26) r.skipLen(end);
-    else r.unknown(tag, end, SS_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
-}
+const scanItem: ItemScanner = (r, end) => {
+  scanSpan(r, end);
+  return 1;
+};
 
-function scanResourceSpans(r: ProtoReader, end: number): number {
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 18) {
-      const e = r.sub(end);
-      n += scanScopeSpans(r, e);
-    } else if (tag === 10) {
-      const e = r.sub(end);
-      scanResource(r, e);
-    } else if (tag === 26) r.skipLen(end);
-    else r.unknown(tag, end, RS_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
-}
-
-/** Validates an ExportTraceServiceRequest without decoding it; returns its span count. */
+/** Validates an ExportTracesServiceRequest without decoding it; returns its span count. */
 export function scanTracesRequest(buf: Uint8Array): number {
-  const r = new ProtoReader(buf);
-  const end = buf.length;
-  let n = 0;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 10) {
-      const e = r.sub(end);
-      n += scanResourceSpans(r, e);
-    } else r.unknown(tag, end, REQUEST_KNOWN);
-  }
-  r.endMessage(end);
-  return n;
+  return scanRequest(buf, scanItem);
 }
+
+
+
 
 /** Number of spans in decoded resources. */
 export function countSpans(resources: readonly ResourceSpans[]): number {
