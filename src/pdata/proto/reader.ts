@@ -88,10 +88,10 @@ function truncated(pos: number): DecodeError {
 }
 
 export class ProtoReader {
-  readonly buf: Uint8Array;
-  readonly view: DataView;
+  buf: Uint8Array;
+  view: DataView;
   /** Absolute end of the buffer. */
-  readonly len: number;
+  len: number;
   pos: number;
   /** Low and high 32 bits of the last varint read by `varint64`. */
   lo = 0;
@@ -104,6 +104,15 @@ export class ProtoReader {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = pos;
     this.len = Math.min(end, buf.length);
+  }
+
+  /** Starts over on another buffer (readers that walk many requests are reused). */
+  reset(buf: Uint8Array, pos = 0, end = buf.length): this {
+    this.buf = buf.constructor === Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = pos;
+    this.len = Math.min(end, buf.length);
+    return this;
   }
 
   /** Reads a varint of up to 10 bytes into `lo`/`hi` (unsigned 32-bit halves). */

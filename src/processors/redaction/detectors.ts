@@ -52,7 +52,17 @@ export type DetectorName = (typeof DETECTORS)[number];
 export const DEFAULT_DETECTORS: readonly DetectorName[] = DETECTORS.filter((d) => d !== 'file_path');
 
 // ---------------------------------------------------------------- features
+// A feature is a necessary condition some pattern has: a character that must
+// occur, or a pair of adjacent characters (a bigram: "--" for PEM armour, "yJ"
+// for a JWT's "eyJ", "cr" for "secret", ...). One table lookup per character,
+// indexed by the previous and the current character, yields both kinds plus a
+// digit flag, so the loop does one load and one OR per character. The same
+// loop runs over a JS string or straight over the UTF-8 bytes of a protobuf
+// field: every feature is ASCII, and a non-ASCII character or byte has none
+// (and starts no bigram), so on bytes the features are exactly those of the
+// decoded string, and the byte length is never shorter than the string's.
 
+// Characters (bits 0..14).
 const F_AT = 1 << 0;
 const F_EQ = 1 << 1;
 const F_COLON = 1 << 2;
@@ -66,19 +76,42 @@ const F_UA = 1 << 9; // 'A'
 const F_J = 1 << 10; // 'J'
 const F_B = 1 << 11; // 'b' or 'B'
 const F_SPACE = 1 << 12;
+/** '=' right after the last two letters of a secret-named query parameter ("...en=", "...ey=", ...). */
+const B_PEQ = 1 << 13;
 const F_AMP = 1 << 14; // '?', '&', ';', '#': query-string separators
+// Bigrams (bits 15..30).
+const B_DD = 1 << 15; // "--": PEM armour
+const B_M = 1 << 16; // "MI", "MH", "MC": base64 DER keys
+const B_IV = 1 << 17; // "iv": private_key
+const B_CR = 1 << 18; // "cr": secret
+const B_EY = 1 << 19; // "ey": key
+const B_HDR = 1 << 20; // "iz", "ki": authorization, cookie
+const B_SENS = 1 << 21; // secret-looking names in text: "sw", "wd", "ph", "cr", "ok", "pi", "iv"
+const B_AK = 1 << 22; // "AK", "AS", "AB", "AC": AWS key ids
+const B_YJ = 1 << 23; // "yJ": JWT
+const B_GA = 1 << 24; // "gA": Fernet
+const B_GH = 1 << 25; // "gh", "ub": GitHub
+const B_GL = 1 << 26; // "gl": GitLab
+const B_XO = 1 << 27; // "xo", "xa", "ks": Slack tokens and hooks
+const B_K_ = 1 << 28; // "k_", "c_": Stripe
+const B_B = 1 << 29; // "be", "ba" in their cases: Bearer, Basic
+const B_CS = 1 << 30; // ":/": URL scheme
+/** Digit flag: counted, not or-ed in. */
+const DIGIT = 1 << 31;
+/** The features that gate some pattern other than by digits alone (file_path's slashes are added when it is on). */
+const GATES = F_AT | B_PEQ | B_DD | B_M | B_IV | B_CR | B_EY | B_HDR | B_SENS | B_AK | B_YJ | B_GA | B_GH | B_GL | B_XO | B_K_ | B_B | B_CS;
 
-/** Digit flag, above the 15 feature bits: counted, not or-ed in (patterns never test it). */
-const DIGIT = 1 << 15;
-
-// One table over all UTF-16 code units, so the loop does a single load per
-// character and no range branch: measured 20-30% faster than a 128-entry table
-// guarded by `c < 128` plus a separate digit table (5.5 vs 7.8, 4.2 vs 6.9 ns
-// per char on the shared 2-core machine; the table costs 128 KiB).
-const CHAR_FEATURES = new Uint16Array(65536);
+// Indexed ((previous & 0x7f) << 8) | current, current < 256 (a UTF-16 unit
+// above 0xff is looked up as 0x80: no features). 128 KiB. Measured on the
+// shared 2-core machine against a character table plus a second bigram
+// table: one load per character is the faster loop.
+const FEATURES = new Uint32Array(128 * 256);
+/** Indexed (second-last << 7) | last letter before a '=' (both ASCII): names that end a secret parameter. */
+const PARAM_END = new Uint8Array(128 * 128);
 {
+  const charBits = new Uint32Array(128);
   const set = (chars: string, f: number) => {
-    for (const c of chars) CHAR_FEATURES[c.charCodeAt(0)]! |= f;
+    for (const c of chars) charBits[c.charCodeAt(0)]! |= f;
   };
   set('@', F_AT);
   set('=', F_EQ);
@@ -95,6 +128,117 @@ const CHAR_FEATURES = new Uint16Array(65536);
   set(' \t\r\n', F_SPACE);
   set('?&;#', F_AMP);
   set('0123456789', DIGIT);
+  for (let p = 0; p < 128; p++) for (let c = 0; c < 128; c++) FEATURES[(p << 8) | c] = charBits[c]!;
+  const pair = (ab: string, f: number) => {
+    FEATURES[(ab.charCodeAt(0) << 8) | ab.charCodeAt(1)]! |= f;
+  };
+  /** Every upper/lower-case spelling of a letter pair. */
+  const anyCase = (ab: string, f: number) => {
+    for (const a of new Set([ab[0]!.toLowerCase(), ab[0]!.toUpperCase()])) for (const b of new Set([ab[1]!.toLowerCase(), ab[1]!.toUpperCase()])) pair(a + b, f);
+  };
+  pair('--', B_DD);
+  for (const ab of ['MI', 'MH', 'MC']) pair(ab, B_M);
+  anyCase('iv', B_IV | B_SENS);
+  anyCase('cr', B_CR | B_SENS);
+  anyCase('ey', B_EY);
+  for (const ab of ['iz', 'ki']) anyCase(ab, B_HDR);
+  for (const ab of ['sw', 'wd', 'ph', 'ok', 'pi']) anyCase(ab, B_SENS);
+  for (const ab of ['AK', 'AS', 'AB', 'AC']) pair(ab, B_AK);
+  pair('yJ', B_YJ);
+  pair('gA', B_GA);
+  pair('gh', B_GH);
+  pair('ub', B_GH); // github_pat_
+  pair('gl', B_GL);
+  for (const ab of ['xo', 'xa', 'ks']) pair(ab, B_XO);
+  for (const ab of ['k_', 'c_']) pair(ab, B_K_);
+  for (const ab of ['be', 'Be', 'bE', 'BE', 'ba', 'Ba', 'bA', 'BA']) pair(ab, B_B);
+  pair(':/', B_CS);
+  // The last two letters of every PARAM_SUFFIX / PARAM_EXACT name (below).
+  for (const ab of ['en', 'et', 'rd', 'wd', 're', 'al', 'ey', 'ig', 'er']) {
+    for (const a of [ab[0]!.toLowerCase(), ab[0]!.toUpperCase()]) for (const b of [ab[1]!.toLowerCase(), ab[1]!.toUpperCase()]) PARAM_END[(a.charCodeAt(0) << 7) | b.charCodeAt(0)] = 1;
+  }
+}
+
+/**
+ * Features of s[0, n) and its digit count. `featureDigits` holds the count
+ * after the call (one module-level slot: no result object per call).
+ */
+let featureDigits = 0;
+function stringFeatures(s: string): number {
+  let acc = 0;
+  let digits = 0;
+  let p = 0;
+  let pp = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c > 0xff) c = 0x80;
+    const t = FEATURES[(p << 8) | c]!;
+    acc |= t;
+    digits += t >>> 31;
+    if (c === 61 && PARAM_END[(pp << 7) | p] === 1) acc |= B_PEQ;
+    pp = p;
+    p = c < 0x80 ? c : 0;
+  }
+  featureDigits = digits;
+  return acc;
+}
+
+function byteFeatures(buf: Uint8Array, start: number, end: number): number {
+  let acc = 0;
+  let digits = 0;
+  let p = 0;
+  let pp = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    const t = FEATURES[(p << 8) | c]!;
+    acc |= t;
+    digits += t >>> 31;
+    if (c === 61 && PARAM_END[(pp << 7) | p] === 1) acc |= B_PEQ;
+    pp = p;
+    p = c & ((c >> 7) - 1); // c below 0x80, else 0
+  }
+  featureDigits = digits;
+  return acc;
+}
+
+/** The most digits in one run of digits joined by single spaces or dashes (card and SSN shapes). */
+function digitRunString(s: string): number {
+  let best = 0;
+  let run = 0;
+  let sep = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      run++;
+      sep = false;
+      if (run > best) best = run;
+    } else if ((c === 32 || c === 45) && run > 0 && !sep) sep = true;
+    else {
+      run = 0;
+      sep = false;
+    }
+  }
+  return best;
+}
+
+function digitRunBytes(buf: Uint8Array, start: number, end: number): number {
+  let best = 0;
+  let run = 0;
+  let sep = false;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 48 && c <= 57) {
+      run++;
+      sep = false;
+      if (run > best) best = run;
+    } else if ((c === 32 || c === 45) && run > 0 && !sep) sep = true;
+    else {
+      run = 0;
+      sep = false;
+    }
+  }
+  return best;
 }
 
 // ---------------------------------------------------------------- patterns
@@ -283,21 +427,21 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'private_key',
     source: String.raw`-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)`,
-    all: F_DASH,
+    all: F_DASH | B_DD,
     minLen: 30,
   },
   // Base64 DER private keys without their PEM armour: PKCS#1 RSA, PKCS#8 RSA, SEC1 EC, PKCS#8 EC P-256, PKCS#8 Ed25519.
   {
     detector: 'private_key',
     source: String.raw`(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]{2}[AQgw]IBA(?:AKC|DANBgkqhkiG9w0BAQEFAASC)|MHcCAQEE|MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg|MC4CAQAwBQYDK2VwBCIEI)(?:[A-Za-z0-9+/=]|\\[nr]|\s)*`,
-    all: F_UA,
+    all: F_UA | B_M,
     minLen: 40,
   },
   // GCP service-account JSON: "private_key" and "private_key_id" values (plain or escaped JSON).
   {
     detector: 'gcp_service_account',
     source: String.raw`\\?"private_key(?:_id)?\\?"[ \t]*:[ \t]*\\?"(?<v>(?:[^"\\]|\\[^"])+)`,
-    all: F_QUOTE | F_COLON,
+    all: F_QUOTE | F_COLON | B_IV,
     minLen: 20,
     secret: ['v'],
   },
@@ -305,6 +449,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'aws_secret_access_key',
     source: String.raw`(?:${ci('aws')}[_.-]?)?${ci('secret')}[_.-]?(?:${ci('access')}[_.-]?)?${ci('key')}\\?["']?[ \t]*(?:=>|[:=])?[ \t]*\\?["']?(?<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
+    all: B_CR | B_EY,
     minLen: 50,
     secret: ['v'],
   },
@@ -312,6 +457,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'auth_header',
     source: String.raw`(?:${ci('proxy')}-)?${ci('authorization')}\\?["']?[ \t]*[:=][ \t]*\\?["']?(?<s>(?:${AUTH_SCHEMES.map(ci).join('|')})[ \t]+)?(?<v>[^\s"'\\,;][^"'\r\n\\]*)`,
+    all: B_HDR,
     any: F_EQ | F_COLON,
     minLen: 16,
     secret: ['v'],
@@ -321,6 +467,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'sensitive_key',
     source: String.raw`(?:${ci('set')}[_.-]?)?${ci('cookie')}\\?["']?[ \t]*[:=][ \t]*\\?["']?(?<v>[^\s"'\\;][^\r\n"'\\]*)`,
+    all: B_HDR,
     any: F_EQ | F_COLON,
     minLen: 8,
     secret: ['v'],
@@ -330,6 +477,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'sensitive_key',
     source: String.raw`(?<n>${TEXT_KEY_ALT})\\?["']?[ \t]*(?<sep>=>|[:=])[ \t]*${ASSIGN_VALUE}`,
+    all: B_SENS,
     any: F_EQ | F_COLON,
     minLen: 5,
     secret: ASSIGN_GROUPS,
@@ -349,60 +497,60 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'aws_access_key_id',
     source: String.raw`(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])(?:[\s:,;|"'=/]{1,3}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))?`,
-    all: F_UA,
+    all: F_UA | B_AK,
     minLen: 20,
   },
   // JWT / JWS (and 5-part JWE): base64url JSON header with "alg" or "enc".
   {
     detector: 'jwt',
     source: String.raw`(?<![A-Za-z0-9_-])(?<h>eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)?`,
-    all: F_J | F_DOT,
+    all: F_J | F_DOT | B_YJ,
     minLen: 24,
     validate: (g) => jwtHeaderOk(g.h!),
   },
   {
     detector: 'fernet',
     source: String.raw`(?<![A-Za-z0-9_-])gAAAAA[A-Za-z0-9_-]{60,}={0,2}`,
-    all: F_UA,
+    all: F_UA | B_GA,
     minLen: 66,
     validate: (_g, m) => fernetOk(m),
   },
   {
     detector: 'github_token',
     source: String.raw`(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])`,
-    all: F_UNDER,
+    all: F_UNDER | B_GH,
     minLen: 40,
   },
   {
     detector: 'gitlab_token',
     source: String.raw`(?<![A-Za-z0-9_-])gl(?:pat|dt|rt|ptt|cbt|oas|soat|ffct|imt|agent|ft|wt)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*`,
-    all: F_DASH,
+    all: F_DASH | B_GL,
     minLen: 25,
   },
   {
     detector: 'slack_token',
     source: String.raw`(?<![A-Za-z0-9])(?:xox[abposre]-[0-9A-Za-z-]{10,}|xapp-\d-[0-9A-Za-z-]{10,})`,
-    all: F_DASH,
+    all: F_DASH | B_XO,
     minLen: 15,
   },
   {
     detector: 'slack_token',
     source: String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/(?<v>[A-Za-z0-9/_-]{8,})`,
-    all: F_SLASH | F_DOT,
+    all: F_SLASH | F_DOT | B_XO,
     minLen: 30,
     secret: ['v'],
   },
   {
     detector: 'stripe_key',
     source: String.raw`(?<![A-Za-z0-9_])(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9+/=]{24,})(?![A-Za-z0-9_])`,
-    all: F_UNDER,
+    all: F_UNDER | B_K_,
     minLen: 18,
   },
   // Standalone "Bearer <token>" (the header form is matched above).
   {
     detector: 'auth_header',
     source: String.raw`(?<![A-Za-z0-9])[bB](?:earer|EARER)[ \t]+(?<v>[A-Za-z0-9\-._~+/]+=*)`,
-    all: F_SPACE | F_B,
+    all: F_SPACE | F_B | B_B,
     minLen: 15,
     secret: ['v'],
     validate: (g) => {
@@ -414,7 +562,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'auth_header',
     source: String.raw`(?<![A-Za-z0-9])[bB](?:asic|ASIC)[ \t]+(?<v>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])`,
-    all: F_SPACE | F_B,
+    all: F_SPACE | F_B | B_B,
     minLen: 10,
     secret: ['v'],
     validate: (g) => basicOk(g.v!),
@@ -423,7 +571,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'url_credentials',
     source: String.raw`(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://(?<v>[^\s/@"'<>\\]+)@`,
-    all: F_COLON | F_SLASH | F_AT,
+    all: F_COLON | F_SLASH | F_AT | B_CS,
     minLen: 10,
     secret: ['v'],
     validate: (g) => {
@@ -443,7 +591,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'url_secret_param',
     source: String.raw`[?&;#](?:[A-Za-z0-9_.\-]{0,64}?(?:${PARAM_SUFFIX.map(ci).join('|')})|(?:${PARAM_EXACT.map(ci).join('|')}))=(?<v>[^&#\s"'<>]+)`,
-    all: F_EQ | F_AMP,
+    all: F_EQ | F_AMP | B_PEQ,
     minLen: 5,
     secret: ['v'],
   },
@@ -549,6 +697,11 @@ export class DetectorEngine {
   private readonly pMin: Int32Array;
   private readonly pDigits: Int32Array;
   private readonly pBit: Int32Array;
+  /** Features that gate at least one enabled pattern; fewest digits of a digit-only pattern. */
+  private readonly gates: number;
+  private readonly minDigits: number;
+  /** Patterns whose digits must form one run (card numbers, SSNs). */
+  private readonly runPatterns: number;
 
   constructor(opts: EngineOptions) {
     const want = new Set(opts.detectors);
@@ -571,6 +724,23 @@ export class DetectorEngine {
     this.pMin = new Int32Array(n);
     this.pDigits = new Int32Array(n);
     this.pBit = new Int32Array(n);
+    let gates = 0;
+    let minDigits = Infinity;
+    let runPatterns = 0;
+    for (const i of act) {
+      const p = PATTERNS[i]!;
+      // A gate is a set of features one of which the pattern cannot match without.
+      const gateSet = GATES | F_SLASH | F_BSLASH;
+      const all = (p.all ?? 0) & gateSet;
+      const any = p.any ?? 0;
+      const g = all !== 0 ? all : any !== 0 && (any & ~gateSet) === 0 ? any : 0;
+      if (p.detector === 'credit_card' || p.detector === 'us_ssn') runPatterns |= 1 << i;
+      if (g === 0) minDigits = Math.min(minDigits, p.minDigits ?? 0);
+      else gates |= g;
+    }
+    this.gates = gates;
+    this.minDigits = minDigits;
+    this.runPatterns = runPatterns;
     act.forEach((i, k) => {
       const p = PATTERNS[i]!;
       this.pAll[k] = p.all ?? 0;
@@ -589,19 +759,44 @@ export class DetectorEngine {
   candidates(s: string): number {
     const n = s.length;
     if (n < this.minLen) return 0;
-    let f = 0;
-    let digits = 0;
-    for (let i = 0; i < n; i++) {
-      const t = CHAR_FEATURES[s.charCodeAt(i)]!;
-      f |= t;
-      digits += t >>> 15;
-    }
+    const f = stringFeatures(s);
+    const mask = this.match(f, featureDigits, n);
+    return mask & this.runPatterns ? this.refineRuns(mask, digitRunString(s)) : mask;
+  }
+
+  /**
+   * The same over the UTF-8 bytes buf[start, end) of a string: a superset of
+   * what candidates() gives for the decoded string (0 means it cannot hold a
+   * hit), computed without decoding it.
+   */
+  candidatesBytes(buf: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    if (n < this.minLen) return 0;
+    const f = byteFeatures(buf, start, end);
+    const mask = this.match(f, featureDigits, n);
+    return mask & this.runPatterns ? this.refineRuns(mask, digitRunBytes(buf, start, end)) : mask;
+  }
+
+  private match(f: number, digits: number, n: number): number {
+    // Most clean values have none of the gating features and too few digits
+    // for a card or SSN: done without looking at any pattern.
+    if ((f & this.gates) === 0 && digits < this.minDigits) return 0;
     let mask = 0;
     const k = this.pBit.length;
     for (let i = 0; i < k; i++) {
       const all = this.pAll[i]!;
       const any = this.pAny[i]!;
       if ((f & all) === all && (any === 0 || (f & any) !== 0) && n >= this.pMin[i]! && digits >= this.pDigits[i]!) mask |= this.pBit[i]!;
+    }
+    return mask;
+  }
+
+  /** Drops the digit-run patterns (cards, SSNs) whose shape needs a longer run of digits than `run`. */
+  private refineRuns(mask: number, run: number): number {
+    const k = this.pBit.length;
+    for (let i = 0; i < k; i++) {
+      const bit = this.pBit[i]!;
+      if ((mask & bit) !== 0 && (this.runPatterns & bit) !== 0 && run < this.pDigits[i]!) mask &= ~bit;
     }
     return mask;
   }
@@ -632,6 +827,12 @@ export class DetectorEngine {
     const cand = this.candidates(s);
     if (cand === 0) return undefined;
     return this.redactWith(s, cand, mask);
+  }
+
+  /** redact() with every enabled pattern run, no prefilter: the reference the prefilter is tested against. */
+  redactUnfiltered(s: string, mask: MaskFn): string | undefined {
+    if (this.enabled === 0 || s.length === 0) return undefined;
+    return this.redactWith(s, this.enabled, mask);
   }
 
   private redactWith(s: string, cand: number, mask: MaskFn): string | undefined {

@@ -1,0 +1,306 @@
+// Edits of an encoded protobuf message, applied by splicing.
+//
+// A processor walks the request bytes and records edits: replace the bytes
+// [from, to) of the source with new bytes (an insertion has from === to, a
+// removal no new bytes). Each edit carries the frames that enclose it: the
+// positions of the length prefixes of the length-delimited fields it lies
+// in, outermost first, as the walker's frame stack held them when the edit
+// was made. `build()` then writes the output in one pass: the source between
+// edits is copied as it is, each edit's bytes are written in place of its
+// range, and every enclosing length prefix whose body changed size is
+// rewritten (as a minimal varint, which may itself change size and so change
+// the parent's length). Nothing outside the edited ranges and the touched
+// prefixes is read or rewritten, so unknown fields, field order and padded
+// prefixes elsewhere survive as they arrived.
+//
+// Recording an edit allocates nothing: the new bytes go to an arena, and the
+// edit itself to flat integer arrays. A request with no edits builds to the
+// very source bytes.
+import { varintSize32 } from '../proto/writer.js';
+
+/** Frames an edit may sit in: far more than OTLP's own nesting plus MAX_DEPTH of AnyValue. */
+const MAX_FRAMES = 256;
+
+type NodeCopy = (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
+const nodeCopy: NodeCopy | undefined = typeof Buffer === 'function' ? (Buffer.prototype.copy as unknown as NodeCopy) : undefined;
+
+/**
+ * Copies src[from, to) to dst at `at`. Short runs by a loop, long ones natively:
+ * a native copy costs ~50 ns whatever the length (set(subarray) 50 ns,
+ * Buffer#copy 58 ns for 60 bytes, measured), a loop ~1 ns per byte.
+ */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  const n = to - from;
+  if (n <= 48 || nodeCopy === undefined) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+  } else nodeCopy.call(src, dst, at, from, to);
+}
+
+/** Writes `v` (unsigned, < 2^32) as a varint at `pos`; returns the position after it. */
+export function putVarint32(buf: Uint8Array, pos: number, v: number): number {
+  while (v > 0x7f) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+/** Reads the varint at `pos` of `buf` (a length prefix, < 2^32): sets `varintValue` / `varintEnd`. */
+let varintValue = 0;
+let varintEnd = 0;
+function readVarint32(buf: Uint8Array, pos: number): void {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const b = buf[pos++]!;
+    v += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) break;
+    shift += 7;
+    if (shift > 35) throw new RangeError('length prefix longer than 5 bytes');
+  }
+  varintValue = v;
+  varintEnd = pos;
+}
+
+export class Splicer {
+  /** The bytes being edited. */
+  src: Uint8Array = EMPTY;
+
+  // The walker's frame stack: positions of the length prefixes of the open fields.
+  private readonly stack = new Int32Array(MAX_FRAMES);
+  depth = 0;
+
+  // Edits, in the order recorded: source range, arena range, and their frames in `frames`.
+  private eFrom: Int32Array = new Int32Array(64);
+  private eTo: Int32Array = new Int32Array(64);
+  private eA0: Int32Array = new Int32Array(64);
+  private eA1: Int32Array = new Int32Array(64);
+  private eF0: Int32Array = new Int32Array(64);
+  private eF1: Int32Array = new Int32Array(64);
+  private n = 0;
+  private frames: Int32Array = new Int32Array(256);
+  private nFrames = 0;
+
+  /** New bytes of the edits. */
+  arena: Uint8Array = new Uint8Array(4096);
+  /** Bytes used in `arena`. */
+  apos = 0;
+
+  /** Starts over on `src`. */
+  reset(src: Uint8Array): this {
+    this.src = src;
+    this.depth = 0;
+    this.n = 0;
+    this.nFrames = 0;
+    this.apos = 0;
+    return this;
+  }
+
+  /** Number of edits recorded. */
+  get edits(): number {
+    return this.n;
+  }
+
+  /** Enters a length-delimited field whose length prefix starts at `prefixPos`. */
+  push(prefixPos: number): void {
+    if (this.depth >= MAX_FRAMES) throw new RangeError('messages nested too deeply to edit');
+    this.stack[this.depth++] = prefixPos;
+  }
+
+  /** Leaves the innermost field. */
+  pop(): void {
+    this.depth--;
+  }
+
+  /** Makes room for `n` more arena bytes and returns where they start. */
+  reserve(n: number): number {
+    if (this.apos + n > this.arena.length) {
+      let size = this.arena.length * 2;
+      while (size < this.apos + n) size *= 2;
+      const next = new Uint8Array(size);
+      next.set(this.arena.subarray(0, this.apos));
+      this.arena = next;
+    }
+    return this.apos;
+  }
+
+  /**
+   * Records an edit whose new bytes are arena[a0, a1) (written by the caller
+   * after reserve()); the source range [from, to) is replaced by them.
+   */
+  commit(from: number, to: number, a0: number, a1: number): void {
+    if (this.n === this.eFrom.length) this.growEdits();
+    const i = this.n++;
+    this.eFrom[i] = from;
+    this.eTo[i] = to;
+    this.eA0[i] = a0;
+    this.eA1[i] = a1;
+    this.apos = a1;
+    const d = this.depth;
+    if (this.nFrames + d > this.frames.length) {
+      const next = new Int32Array(Math.max(this.frames.length * 2, this.nFrames + d));
+      next.set(this.frames.subarray(0, this.nFrames));
+      this.frames = next;
+    }
+    this.eF0[i] = this.nFrames;
+    for (let k = 0; k < d; k++) this.frames[this.nFrames++] = this.stack[k]!;
+    this.eF1[i] = this.nFrames;
+  }
+
+  /** Replaces source [from, to) with `bytes`. */
+  replace(from: number, to: number, bytes: Uint8Array): void {
+    const a0 = this.reserve(bytes.length);
+    this.arena.set(bytes, a0);
+    this.commit(from, to, a0, a0 + bytes.length);
+  }
+
+  /** Removes source [from, to). */
+  remove(from: number, to: number): void {
+    this.commit(from, to, this.apos, this.apos);
+  }
+
+  /** Inserts `bytes` at source position `at`. */
+  insert(at: number, bytes: Uint8Array): void {
+    this.replace(at, at, bytes);
+  }
+
+  /** Drops the edits recorded after the first `count` (for a walk that gives up on an item). */
+  truncate(count: number, apos: number): void {
+    if (count >= this.n) return;
+    this.nFrames = this.eF0[count]!;
+    this.n = count;
+    this.apos = apos;
+  }
+
+  private growEdits(): void {
+    const grow = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.eFrom = grow(this.eFrom);
+    this.eTo = grow(this.eTo);
+    this.eA0 = grow(this.eA0);
+    this.eA1 = grow(this.eA1);
+    this.eF0 = grow(this.eF0);
+    this.eF1 = grow(this.eF1);
+  }
+
+  /**
+   * The edited message: the source itself when there are no edits, otherwise
+   * a new buffer. Edits must not overlap (insertions at one position keep
+   * their order); a frame must not lie inside another edit's replaced range.
+   */
+  build(): Uint8Array {
+    const n = this.n;
+    if (n === 0) return this.src;
+    const src = this.src;
+
+    // Frames touched by the edits, by prefix position. Each edit's frame list
+    // is a chain, outermost first, so a frame's parent is the one before it.
+    const index = new Map<number, number>();
+    const fPos: number[] = [];
+    const fParent: number[] = [];
+    const fDepth: number[] = [];
+    const fDelta: number[] = []; // change of the body length
+    const edgeFrame = new Int32Array(n); // innermost frame of each edit (-1: top level)
+    for (let i = 0; i < n; i++) {
+      let parent = -1;
+      const f1 = this.eF1[i]!;
+      for (let k = this.eF0[i]!; k < f1; k++) {
+        const pos = this.frames[k]!;
+        let id = index.get(pos);
+        if (id === undefined) {
+          id = fPos.length;
+          index.set(pos, id);
+          fPos.push(pos);
+          fParent.push(parent);
+          fDepth.push(k - this.eF0[i]!);
+          fDelta.push(0);
+        }
+        parent = id;
+      }
+      edgeFrame[i] = parent;
+    }
+    let topDelta = 0;
+    for (let i = 0; i < n; i++) {
+      const d = this.eA1[i]! - this.eA0[i]! - (this.eTo[i]! - this.eFrom[i]!);
+      const f = edgeFrame[i]!;
+      if (f < 0) topDelta += d;
+      else fDelta[f]! += d;
+    }
+    // Deepest frames first: a frame's new prefix size adds to its parent's body.
+    const nf = fPos.length;
+    const order = new Int32Array(nf);
+    for (let i = 0; i < nf; i++) order[i] = i;
+    order.sort((a, b) => fDepth[b]! - fDepth[a]!);
+    const fOldPrefix = new Int32Array(nf);
+    const fNewLen = new Float64Array(nf);
+    for (let k = 0; k < nf; k++) {
+      const f = order[k]!;
+      readVarint32(src, fPos[f]!);
+      const oldLen = varintValue;
+      const oldPrefix = varintEnd - fPos[f]!;
+      const newLen = oldLen + fDelta[f]!;
+      if (newLen < 0 || newLen > 0xffffffff) throw new RangeError('edited message length out of range');
+      fOldPrefix[f] = oldPrefix;
+      fNewLen[f] = newLen;
+      const total = newLen - oldLen + varintSize32(newLen) - oldPrefix;
+      const p = fParent[f]!;
+      if (p < 0) topDelta += total;
+      else fDelta[p]! += total;
+    }
+
+    // Replacement ranges in source order: edits and rewritten prefixes.
+    // Kinds: edit i as i, frame f as ~f (negative).
+    const m = n + nf;
+    const rs = new Float64Array(m);
+    const ids = new Int32Array(m);
+    for (let i = 0; i < n; i++) {
+      // Sort key: start position, then record order (insertions at one point stay in order).
+      rs[i] = this.eFrom[i]! * 2 + 1;
+      ids[i] = i;
+    }
+    for (let f = 0; f < nf; f++) {
+      rs[n + f] = fPos[f]! * 2; // a prefix sorts before an insertion at its own position
+      ids[n + f] = ~f;
+    }
+    const idx = new Int32Array(m);
+    for (let i = 0; i < m; i++) idx[i] = i;
+    idx.sort((a, b) => rs[a]! - rs[b]! || a - b);
+
+    const out = new Uint8Array(src.length + topDelta);
+    const arena = this.arena;
+    let o = 0;
+    let last = 0;
+    for (let k = 0; k < m; k++) {
+      const id = ids[idx[k]!]!;
+      let from: number;
+      let to: number;
+      if (id >= 0) {
+        from = this.eFrom[id]!;
+        to = this.eTo[id]!;
+      } else {
+        from = fPos[~id]!;
+        to = from + fOldPrefix[~id]!;
+      }
+      if (from < last) throw new RangeError(`overlapping edits at ${from}`);
+      copyBytes(src, last, from, out, o);
+      o += from - last;
+      if (id >= 0) {
+        const a0 = this.eA0[id]!;
+        const a1 = this.eA1[id]!;
+        copyBytes(arena, a0, a1, out, o);
+        o += a1 - a0;
+      } else o = putVarint32(out, o, fNewLen[~id]!);
+      last = to;
+    }
+    copyBytes(src, last, src.length, out, o);
+    o += src.length - last;
+    if (o !== out.length) throw new RangeError(`spliced ${o} bytes, expected ${out.length}`);
+    return out;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
