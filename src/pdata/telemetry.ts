@@ -99,6 +99,16 @@ export class Telemetry<S extends Signal = Signal> {
     this.count = -1;
   }
 
+  /**
+   * Replaces the content with edited request bytes holding the same items
+   * (a processor that spliced the wire form); the decoded model is dropped.
+   */
+  replaceProto(bytes: Uint8Array): void {
+    if (bytes === this.bytes) return;
+    this.bytes = bytes;
+    this.model = undefined;
+  }
+
   /** True when the encoded bytes are cached (no re-encode needed). */
   hasProto(): boolean {
     return this.bytes !== undefined;

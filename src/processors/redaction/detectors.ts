@@ -835,7 +835,8 @@ export class DetectorEngine {
     return this.redactWith(s, this.enabled, mask);
   }
 
-  private redactWith(s: string, cand: number, mask: MaskFn): string | undefined {
+  /** redact() for a string whose candidate patterns are already known (a superset from candidatesBytes()). */
+  redactWith(s: string, cand: number, mask: MaskFn): string | undefined {
     const set = this.compiled(cand);
     const re = set.re;
     re.lastIndex = 0;

@@ -1,18 +1,20 @@
 // The redaction processor: walks every place a string can hide in a batch
 // and applies the Redactor's rules.
 //
-// The batch is read first and changed in place; `data.mutate()` is called only
-// when something was actually removed or masked. mutate() hands back the same
-// decoded model read() gave, so the edits stand, and it drops the cached
-// protobuf bytes so the batch is re-encoded once. A clean batch keeps its
-// bytes: exporters send them without re-encoding (see redaction.bench.ts for
-// the difference). Fan-out gives this processor its own copy (mutatesData).
+// A batch that holds its request bytes is redacted on them (wire.ts): nothing
+// is decoded, a clean batch passes on as the bytes it arrived in, and hits are
+// spliced in. A batch that exists only as a model (or that the byte walk hands
+// back, or with summary attributes on) is read and changed in place;
+// `data.mutate()` is called only when something was actually removed or
+// masked, so it is re-encoded once. Fan-out gives this processor its own copy
+// (mutatesData).
 import type { Consumer, ConsumeResult, CreateSettings, Host, ProcessorComponent } from '../../component/component.js';
 import type { KeyValue, ResourceLogs, ResourceMetrics, ResourceSpans, Signal } from '../../pdata/model.js';
 import type { Telemetry } from '../../pdata/telemetry.js';
 import type { RedactionConfig } from './config.js';
 import { resolveDetectors } from './config.js';
 import { PLACE, Redactor } from './redactor.js';
+import { WireRedactor } from './wire.js';
 
 export const REDACTIONS_METRIC = 'sieve_redaction_redactions_total';
 
@@ -21,15 +23,17 @@ export class RedactionProcessor implements ProcessorComponent {
   readonly redactor: Redactor;
   private readonly counter;
   private readonly labelled = new Map<string, { inc(n: number): void }>();
+  private readonly wire: WireRedactor | undefined;
 
   constructor(
     private readonly settings: CreateSettings,
     private readonly cfg: RedactionConfig,
     private readonly signal: Signal,
     private readonly next: Consumer,
-    opts: { cleanMaxLen?: number } = {},
+    opts: { cleanMaxLen?: number; /** Always walk the decoded model (tests, benchmarks). */ model?: boolean } = {},
   ) {
     this.redactor = new Redactor(cfg, opts);
+    this.wire = this.redactor.summaryEnabled || opts.model ? undefined : new WireRedactor(this.redactor);
     this.counter = settings.telemetry.counter(REDACTIONS_METRIC, 'Values removed or masked by the redaction processor, by detector (or Collector rule), place and signal.', ['detector', 'place', 'signal']);
   }
 
@@ -46,14 +50,24 @@ export class RedactionProcessor implements ProcessorComponent {
   async shutdown(): Promise<void> {}
 
   async consume(data: Telemetry): Promise<ConsumeResult> {
-    let changed: boolean;
     try {
-      changed = this.process(data);
+      this.redact(data);
     } finally {
       this.flushCounts();
     }
-    if (changed) data.mutate();
     return this.next.consume(data);
+  }
+
+  /** Redacts the batch: on its bytes when it has them, else on the model. */
+  redact(data: Telemetry): void {
+    if (this.wire !== undefined && data.hasProto()) {
+      const out = this.wire.run(data.signal, data.toProto());
+      if (out !== undefined) {
+        data.replaceProto(out);
+        return;
+      }
+    }
+    if (this.process(data)) data.mutate();
   }
 
   /** Redacts the batch in place; true when anything changed. */

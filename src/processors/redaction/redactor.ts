@@ -13,6 +13,7 @@
 // string log bodies, log event names) go through 3, 6 and 7.
 import { createHash, createHmac } from 'node:crypto';
 import type { AnyValue, KeyValue } from '../../pdata/model.js';
+import { utf8Read } from '../../pdata/proto/reader.js';
 import { compileGoRegex, hashFunctionOf, resolveDetectors, type RedactionConfig } from './config.js';
 import { DETECTORS, DetectorEngine, detectorIndex, isSensitiveKey, type MaskFn } from './detectors.js';
 
@@ -45,11 +46,29 @@ const R_BLOCKED_VALUES = RULES.indexOf('blocked_values');
 const R_SENSITIVE = detectorIndex('sensitive_key');
 const NPLACES = PLACES.length;
 
-const K_NORMAL = 0;
-const K_IGNORED = 1;
-const K_REMOVED = 2;
-const K_MASK_BLOCKED = 3;
-const K_MASK_SENSITIVE = 4;
+export const K_NORMAL = 0;
+export const K_IGNORED = 1;
+export const K_REMOVED = 2;
+export const K_MASK_BLOCKED = 3;
+export const K_MASK_SENSITIVE = 4;
+/**
+ * Key classes by key bytes, for the byte-level walk: a direct-mapped table of
+ * KEY_SLOTS slots, each holding up to KEY_STRIDE bytes of the last key seen
+ * there and its class. A lookup hashes the length and three sampled bytes and
+ * compares the bytes, so a repeated key costs no decode and no Map lookup.
+ */
+const KEY_SLOTS = 1024;
+const KEY_STRIDE = 48;
+/**
+ * Values seen clean, by their bytes, for the byte-level walk: the clean-value
+ * table above keyed by UTF-8 bytes instead of strings. A slot holds up to
+ * VALUE_STRIDE bytes (4096 x 128 = 512 KiB, fixed). A repeated clean value
+ * costs one hash of four sampled bytes and one compare, instead of the byte
+ * prefilter (which lets through most values with a digit run, a dot or a
+ * slash) and then a decode and the string scan.
+ */
+const VALUE_SLOTS = 4096;
+const VALUE_STRIDE = 128;
 /** Attacker-chosen keys must not grow the cache without bound. */
 const KEY_CACHE_MAX = 4096;
 /**
@@ -191,6 +210,12 @@ export class Redactor {
   private readonly engine: DetectorEngine;
   private readonly sensitiveKeys: boolean;
   private readonly keyCache = new Map<string, number>();
+  private readonly keyLen = new Int32Array(KEY_SLOTS).fill(-1);
+  private readonly keyBytes = new Uint8Array(KEY_SLOTS * KEY_STRIDE);
+  private readonly keyCls = new Uint8Array(KEY_SLOTS);
+  private readonly valLen = new Int32Array(VALUE_SLOTS).fill(-1);
+  private readonly valBytes = new Uint8Array(VALUE_SLOTS * VALUE_STRIDE);
+  private valSlot = -1;
   private readonly clean: string[];
   private readonly cleanMaxLen: number;
   private readonly masks: string[];
@@ -264,6 +289,105 @@ export class Redactor {
     return false;
   }
 
+  /** True when value rules can change a string only through the detectors (no blocked_values). */
+  get detectorsOnly(): boolean {
+    return this.blockedValues.length === 0;
+  }
+
+  get allTypes(): boolean {
+    return this.redactAllTypes;
+  }
+
+  get hasAllowedValues(): boolean {
+    return this.allowedValues.length > 0;
+  }
+
+  /** The detector engine's byte prefilter: 0 when a string's UTF-8 bytes cannot hold a detector hit. */
+  candidatesBytes(buf: Uint8Array, start: number, end: number): number {
+    return this.engine.candidatesBytes(buf, start, end);
+  }
+
+  /** Forgets the hits counted since the last drain (a walk that is redone another way). */
+  discardCounts(): void {
+    this.counts.fill(0);
+    this.countsDirty = false;
+  }
+
+  /** Counts an attribute removed by allowed_keys. */
+  countRemoved(): void {
+    this.count(R_ALLOWED_KEYS);
+  }
+
+  /**
+   * True when the value bytes buf[start, end) were seen clean before (the
+   * value rules leave them as they are). On false, the slot is remembered for
+   * rememberClean() of the same bytes.
+   */
+  knownClean(buf: Uint8Array, start: number, end: number): boolean {
+    const n = end - start;
+    if (n > VALUE_STRIDE || n === 0 || this.cleanMaxLen === 0) {
+      this.valSlot = -1;
+      return false;
+    }
+    const slot = (Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[start + ((n * 3) >> 2)]!, 8191) ^ Math.imul(buf[end - 1]!, 524287)) & (VALUE_SLOTS - 1);
+    this.valSlot = slot;
+    if (this.valLen[slot] !== n) return false;
+    const vb = this.valBytes;
+    const base = slot * VALUE_STRIDE;
+    for (let i = 0; i < n; i++) if (vb[base + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  /** Records the bytes last looked up by knownClean() as clean. */
+  rememberClean(buf: Uint8Array, start: number, end: number): void {
+    const slot = this.valSlot;
+    if (slot < 0) return;
+    this.valSlot = -1;
+    const n = end - start;
+    const vb = this.valBytes;
+    const base = slot * VALUE_STRIDE;
+    for (let i = 0; i < n; i++) vb[base + i] = buf[start + i]!;
+    this.valLen[slot] = n;
+  }
+
+  /** The class (K_*) of the key whose UTF-8 bytes are buf[start, end). */
+  keyClassBytes(buf: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    if (n > KEY_STRIDE) return this.keyClass(utf8Read(buf, start, end));
+    const slot = n === 0 ? 0 : (Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[end - 1]!, 8191)) & (KEY_SLOTS - 1);
+    const base = slot * KEY_STRIDE;
+    const kb = this.keyBytes;
+    if (this.keyLen[slot] === n) {
+      let i = 0;
+      while (i < n && kb[base + i] === buf[start + i]) i++;
+      if (i === n) return this.keyCls[slot]!;
+    }
+    const c = this.keyClass(utf8Read(buf, start, end));
+    for (let i = 0; i < n; i++) kb[base + i] = buf[start + i]!;
+    this.keyLen[slot] = n;
+    this.keyCls[slot] = c;
+    return c;
+  }
+
+  /**
+   * The rules for a string attribute value under a key of class `cls`
+   * (K_NORMAL, K_MASK_BLOCKED, K_MASK_SENSITIVE), as processAttributes applies
+   * them: the new value, or undefined when it stays. Hits are counted.
+   */
+  entryString(cls: number, s: string): string | undefined {
+    if (this.allowedValues.length > 0 && this.isAllowedValue(s)) return undefined;
+    if (cls === K_MASK_BLOCKED) {
+      this.count(R_BLOCKED_KEYS);
+      return this.fixedMask(s);
+    }
+    if (cls === K_MASK_SENSITIVE) {
+      if (s === '') return undefined;
+      this.count(R_SENSITIVE);
+      return this.hash ? `[REDACTED:sensitive_key:${this.hash(s)}]` : this.masks[R_SENSITIVE]!;
+    }
+    return this.maskString(s);
+  }
+
   private keyClass(k: string): number {
     let c = this.keyCache.get(k);
     if (c !== undefined) return c;
@@ -285,6 +409,17 @@ export class Redactor {
   redactString(s: string): string | undefined {
     if (this.allowedValues.length > 0 && this.isAllowedValue(s)) return undefined;
     return this.maskString(s);
+  }
+
+  /**
+   * redactString() for a string whose detector candidates `cand` came from
+   * its bytes (candidatesBytes), without blocked_values: the string is not
+   * prefiltered a second time.
+   */
+  redactCandidates(s: string, cand: number): string | undefined {
+    if (this.allowedValues.length > 0 && this.isAllowedValue(s)) return undefined;
+    if (this.blockedValues.length > 0) return this.maskString(s);
+    return this.engine.redactWith(s, cand, this.maskFn);
   }
 
   /** blocked_values then detectors (allowed_values already checked). */

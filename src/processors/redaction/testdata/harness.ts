@@ -1,9 +1,12 @@
 // Helpers shared by the redaction tests: a processor from a raw config, and
 // batches with a value planted in every place the processor covers.
 import type { Consumer } from '../../../component/component.js';
+import { isDeepStrictEqual } from 'node:util';
 import { Issues } from '../../../config/schema.js';
 import type { AnyValue, KeyValue, LogRecord, Metric, ResourceLogs, ResourceMetrics, ResourceSpans, Signal, Span } from '../../../pdata/model.js';
 import { Telemetry } from '../../../pdata/telemetry.js';
+import { CODECS } from '../../../pdata/codec.js';
+import { REDACTIONS_METRIC } from '../processor.js';
 import { createLogger } from '../../../service/logger.js';
 import { SelfTelemetry } from '../../../service/telemetry.js';
 import { redactionSchema, validateRedaction, type RedactionConfig } from '../config.js';
@@ -17,7 +20,10 @@ export function parseConfig(raw: Record<string, unknown>): { cfg: RedactionConfi
 }
 
 export interface Harness {
+  /** The processor as the daemon runs it: batches with bytes are redacted on the bytes. */
   proc: RedactionProcessor;
+  /** The same config walking the decoded model; every run() checks both agree. */
+  ref: RedactionProcessor;
   telemetry: SelfTelemetry;
   logs: string[];
   /** What reached the next consumer. */
@@ -40,14 +46,41 @@ export async function harness(raw: Record<string, unknown>, signal: Signal = 'tr
   const logger = createLogger({ level: 'debug', write: (l) => logs.push(l) });
   const proc = new RedactionProcessor({ id: 'redaction', kind: 'processor', logger, telemetry, instanceId: 'test', now: () => 0 }, cfg, signal, next);
   await proc.start({ getExtension: () => undefined, components: () => new Map(), registerAdminRoute: () => undefined, logger, telemetry });
+  const refTelemetry = new SelfTelemetry();
+  const refOut: Telemetry[] = [];
+  const refNext: Consumer = {
+    mutatesData: false,
+    async consume(d) {
+      refOut.push(d);
+    },
+  };
+  const ref = new RedactionProcessor({ id: 'redaction', kind: 'processor', logger: createLogger({ level: 'error', write: () => undefined }), telemetry: refTelemetry, instanceId: 'test', now: () => 0 }, cfg, signal, refNext, { model: true });
   return {
     proc,
+    ref,
     telemetry,
     logs,
     out,
     async run(t) {
-      await proc.consume(t);
-      return out[out.length - 1] as typeof t;
+      // The model walk on a copy of the model, the daemon's path on the encoded request.
+      const codec = CODECS[t.signal] as unknown as { encode(r: unknown): Uint8Array; decode(b: Uint8Array): unknown; scan(b: Uint8Array): number };
+      const model = t.hasProto() ? codec.decode(t.toProto()) : structuredClone(t.read());
+      const refIn = Telemetry.fromModel(t.signal, model as never, { ...t.ctx });
+      const bytes = t.toProto();
+      const wireIn = Telemetry.fromProto(t.signal, bytes, codec.scan(bytes), t.ctx);
+      await ref.consume(refIn);
+      await proc.consume(wireIn);
+      const got = out[out.length - 1] as typeof t;
+      const want = refOut[refOut.length - 1]!;
+      const gotModel = codec.decode(got.toProto());
+      const wantModel = codec.decode(want.toProto());
+      if (!isDeepStrictEqual(gotModel, wantModel)) {
+        throw new Error(`byte-level redaction differs from the model walk:\nbytes: ${JSON.stringify(gotModel, jsonSafe)}\nmodel: ${JSON.stringify(wantModel, jsonSafe)}`);
+      }
+      const [a, b] = [await telemetry.text(), await refTelemetry.text()];
+      const lines = (x: string) => x.split('\n').filter((l) => l.startsWith(REDACTIONS_METRIC)).sort().join('\n');
+      if (lines(a) !== lines(b)) throw new Error(`redaction counts differ from the model walk:\nbytes:\n${lines(a)}\nmodel:\n${lines(b)}`);
+      return got;
     },
   };
 }
@@ -172,4 +205,10 @@ export function plain(v: AnyValue): unknown {
     default:
       return v.value;
   }
+}
+
+function jsonSafe(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
+  return v;
 }
