@@ -10,6 +10,9 @@ import { ChainStamper, sanitizeStream } from './chain.js';
 import type { SigningConfig } from './config.js';
 import { loadKeyring } from './keys.js';
 import { Signer, type SignStats } from './sign.js';
+import { WireSigner } from './wire.js';
+import { ALG_INFO } from './mac.js';
+import { RESERVED } from './canonical.js';
 
 /** Unsigned-item warnings are logged at most this often. */
 const WARN_EVERY_MS = 60_000;
@@ -17,6 +20,8 @@ const WARN_EVERY_MS = 60_000;
 export class SigningProcessor implements ProcessorComponent {
   readonly mutatesData = true;
   private readonly signer: Signer;
+  /** Signs batches that hold their request bytes without decoding them (not with chain: its links are stamped on the model). */
+  private readonly wire: WireSigner | undefined;
   private chain: ChainStamper | undefined;
   private readonly statePath: string | undefined;
   private lastWarn = -Infinity;
@@ -34,6 +39,7 @@ export class SigningProcessor implements ProcessorComponent {
     const kid = ring.signingKeyId!;
     this.signer = new Signer(cfg.algorithm, ring.keys.get(kid)!, kid);
     this.labels = { processor: settings.id, signal };
+    this.wire = cfg.chain ? undefined : new WireSigner(this.signer.key, kid, RESERVED - ALG_INFO[cfg.algorithm].block);
     if (cfg.chain) {
       const dir = cfg.state_directory ?? (settings.dataDir ? join(settings.dataDir, 'signing') : undefined);
       if (!dir) throw new Error('chain: true needs state_directory (or service.data_dir) so that the chain survives restarts');
@@ -63,6 +69,12 @@ export class SigningProcessor implements ProcessorComponent {
   async consume(data: Telemetry): Promise<ConsumeResult> {
     if (this.stopped) throw unavailableError('signing processor is shut down', 1000);
     if (data.signal !== 'traces' && data.signal !== 'logs') return this.next.consume(data);
+    if (this.wire !== undefined && data.hasProto()) {
+      const st: SignStats = { signed: 0, unsignedDepth: 0, unsignedSize: 0 };
+      data.replaceProto(this.wire.sign(data.signal, data.toProto(), st));
+      this.count(st);
+      return this.next.consume(data);
+    }
     const resources = data.mutate() as ResourceSpans[] | ResourceLogs[];
     const macs: string[] | undefined = this.chain ? [] : undefined;
     const st = data.signal === 'traces' ? this.signer.signTraces(resources as ResourceSpans[], macs) : this.signer.signLogs(resources as ResourceLogs[], macs);

@@ -1,0 +1,214 @@
+// Signing on the wire bytes against the model signer: for random batches and
+// hand-made wire shapes (fields repeated, values merged, keys unsorted,
+// invalid UTF-8, nesting over the cap, stale signatures), the byte path must
+// give the same signatures and the same decoded output as decode + sign.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { logsCodec, tracesCodec } from '../../pdata/codec.js';
+import type { AnyValue, KeyValue, LogRecord, ResourceLogs, ResourceSpans, Span } from '../../pdata/model.js';
+import { RESERVED } from './canonical.js';
+import { ALG_INFO, type Algorithm } from './mac.js';
+import { Signer, type SignStats } from './sign.js';
+import { WireSigner } from './wire.js';
+
+const stats = (): SignStats => ({ signed: 0, unsignedDepth: 0, unsignedSize: 0 });
+const j = (x: unknown) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+
+function both(alg: Algorithm) {
+  const secret = Buffer.from('wire-signing-test-key-0123456789');
+  const model = new Signer(alg, secret, 'k1');
+  const wire = new WireSigner(new Signer(alg, secret, 'k1').key, 'k1', RESERVED - ALG_INFO[alg].block);
+  return {
+    traces(bytes: Uint8Array) {
+      const m = tracesCodec.decode(bytes);
+      const ms = stats();
+      const macsM: string[] = [];
+      Object.assign(ms, model.signTraces(m, macsM));
+      const ws = stats();
+      const macsW: string[] = [];
+      const out = wire.sign('traces', bytes, ws, macsW);
+      expect(ws).toEqual(ms);
+      expect(macsW).toEqual(macsM);
+      expect(j(tracesCodec.decode(out))).toBe(j(tracesCodec.decode(tracesCodec.encode(m))));
+      return { out, macs: macsW, st: ws };
+    },
+    logs(bytes: Uint8Array) {
+      const m = logsCodec.decode(bytes);
+      const ms = model.signLogs(m);
+      const ws = stats();
+      const out = wire.sign('logs', bytes, ws);
+      expect(ws).toEqual(ms);
+      expect(j(logsCodec.decode(out))).toBe(j(logsCodec.decode(logsCodec.encode(m))));
+      return { out, st: ws };
+    },
+  };
+}
+
+const str = fc.oneof(fc.constantFrom('', 'a', 'GET', 'sieve.sig', 'sieve.sig.kid', 'sieve.chain.seq', 'z-last', 'Ünï ✓ 東京', '\u{1F600}'), fc.string({ maxLength: 12 }));
+const any: fc.Memo<AnyValue> = fc.memo((d) =>
+  d <= 1
+    ? fc.oneof(
+        str.map((value): AnyValue => ({ type: 'string', value })),
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((value): AnyValue => ({ type: 'int', value })),
+        fc.boolean().map((value): AnyValue => ({ type: 'bool', value })),
+        fc.double().map((value): AnyValue => ({ type: 'double', value })),
+        fc.uint8Array({ maxLength: 20 }).map((value): AnyValue => ({ type: 'bytes', value })),
+        fc.constant<AnyValue>({ type: 'empty' }),
+      )
+    : fc.oneof(
+        any(1),
+        fc.array(any(d - 1), { maxLength: 3 }).map((value): AnyValue => ({ type: 'array', value })),
+        fc.array(kv(d - 1), { maxLength: 3 }).map((value): AnyValue => ({ type: 'kvlist', value })),
+      ),
+);
+function kv(d: number): fc.Arbitrary<KeyValue> {
+  return fc.record({ key: str, value: any(d) });
+}
+const attrs = fc.array(kv(3), { maxLength: 6 });
+const id = (n: number) => fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: n, maxLength: n }));
+const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+
+const span: fc.Arbitrary<Span> = fc.record({
+  traceId: id(16),
+  spanId: id(8),
+  traceState: str,
+  parentSpanId: id(8),
+  flags: fc.nat(),
+  name: str,
+  kind: fc.integer({ min: 0, max: 5 }),
+  startTimeUnixNano: u64,
+  endTimeUnixNano: u64,
+  attributes: attrs,
+  droppedAttributesCount: fc.nat(),
+  events: fc.array(fc.record({ timeUnixNano: u64, name: str, attributes: attrs, droppedAttributesCount: fc.constant(0) }), { maxLength: 2 }),
+  droppedEventsCount: fc.constant(0),
+  links: fc.array(fc.record({ traceId: id(16), spanId: id(8), traceState: str, attributes: attrs, droppedAttributesCount: fc.constant(0), flags: fc.nat() }), { maxLength: 2 }),
+  droppedLinksCount: fc.constant(0),
+  status: fc.record({ code: fc.integer({ min: 0, max: 2 }), message: str }),
+});
+const log: fc.Arbitrary<LogRecord> = fc.record({
+  timeUnixNano: u64,
+  observedTimeUnixNano: u64,
+  severityNumber: fc.integer({ min: 0, max: 24 }),
+  severityText: str,
+  body: any(3),
+  attributes: attrs,
+  droppedAttributesCount: fc.constant(0),
+  flags: fc.nat(),
+  traceId: id(16),
+  spanId: id(8),
+  eventName: str,
+});
+const scope = fc.record({ name: str, version: str, attributes: attrs, droppedAttributesCount: fc.constant(0) });
+const resource = fc.record({ attributes: attrs, droppedAttributesCount: fc.constant(0) });
+
+describe('signing on the bytes equals decode + sign', () => {
+  for (const alg of ['hmac-sha256', 'hmac-sha512'] as const) {
+    it(`random traces, ${alg}`, () => {
+      const s = both(alg);
+      fc.assert(
+        fc.property(fc.array(fc.record({ resource, scopeSpans: fc.array(fc.record({ scope, spans: fc.array(span, { maxLength: 3 }), schemaUrl: fc.constant('') }), { maxLength: 2 }), schemaUrl: fc.constant('') }), { minLength: 1, maxLength: 2 }), (rs) => {
+          s.traces(tracesCodec.encode(rs as ResourceSpans[]));
+        }),
+        { numRuns: 150 },
+      );
+    });
+    it(`random logs, ${alg}`, () => {
+      const s = both(alg);
+      fc.assert(
+        fc.property(fc.array(fc.record({ resource, scopeLogs: fc.array(fc.record({ scope, logRecords: fc.array(log, { maxLength: 3 }), schemaUrl: fc.constant('') }), { maxLength: 2 }), schemaUrl: fc.constant('') }), { minLength: 1, maxLength: 2 }), (rl) => {
+          s.logs(logsCodec.encode(rl as ResourceLogs[]));
+        }),
+        { numRuns: 150 },
+      );
+    });
+  }
+});
+
+// Raw shapes.
+function varint(v: number): number[] {
+  const out: number[] = [];
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return out;
+}
+const ld = (tag: number, body: number[]): number[] => [tag, ...varint(body.length), ...body];
+const u8 = (s: string): number[] => [...Buffer.from(s, 'utf8')];
+const strKv = (k: string, v: number[]) => [...ld(0x0a, u8(k)), ...ld(0x12, ld(0x0a, v))];
+const request = (resource: number[], spanBody: number[], scopeFirst = false) => {
+  const rs = scopeFirst ? [...ld(0x12, ld(0x12, spanBody)), ...ld(0x0a, resource)] : [...ld(0x0a, resource), ...ld(0x12, ld(0x12, spanBody))];
+  return Uint8Array.from(ld(0x0a, rs));
+};
+
+describe('wire shapes', () => {
+  const s = both('hmac-sha256');
+  const shapes: [string, number[], number[], boolean?][] = [
+    ['unsorted and duplicate keys', [], [...ld(0x4a, strKv('zeta', u8('1'))), ...ld(0x4a, strKv('alpha', u8('2'))), ...ld(0x4a, strKv('alpha', u8('3')))]],
+    ['a KeyValue with two value fields and two keys', [], ld(0x4a, [...ld(0x0a, u8('a')), ...ld(0x12, ld(0x0a, u8('x'))), ...ld(0x0a, u8('b')), ...ld(0x12, [0x18, 7])])],
+    ['a value field with no member after one with', [], ld(0x4a, [...ld(0x0a, u8('a')), ...ld(0x12, ld(0x0a, u8('x'))), ...ld(0x12, [])])],
+    ['a span name and status given twice', [], [...ld(0x2a, u8('first')), ...ld(0x7a, [0x18, 2]), ...ld(0x2a, u8('second')), ...ld(0x7a, ld(0x12, u8('msg')))]],
+    ['invalid UTF-8 in a name and a key', [], [...ld(0x2a, [0x66, 0xff, 0xfe, 0x6f]), ...ld(0x4a, strKv('k\xff', [0xc3]))]],
+    ['stale signatures from upstream', [], [...ld(0x4a, strKv('sieve.sig', u8('AAAA'))), ...ld(0x4a, strKv('keep', u8('v'))), ...ld(0x4a, strKv('sieve.sig.kid', u8('old')))]],
+    ['chain attributes on the resource', [...ld(0x0a, strKv('sieve.chain.seq', u8('9'))), ...ld(0x0a, strKv('service.name', u8('svc')))], ld(0x4a, strKv('a', u8('b')))],
+    ['the resource after its scopes', ld(0x0a, strKv('service.name', u8('svc'))), ld(0x2a, u8('op')), true],
+    ['unknown fields everywhere', [...ld(0x0a, strKv('r', u8('1'))), 0xf8, 0x06, 0x01], [0xa0, 0x1f, 0x05, ...ld(0x4a, [...strKv('a', u8('b')), 0x78, 0x01]), ...ld(0x2a, u8('op'))]],
+    ['flags, kind and times', [], [0x85, 0x01, 1, 0, 0, 0, 0x30, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x39, 1, 2, 3, 4, 5, 6, 7, 8, 0x41, 8, 7, 6, 5, 4, 3, 2, 1]],
+  ];
+  for (const [name, res, body, scopeFirst] of shapes) {
+    it(name, () => {
+      const { st, out } = s.traces(request(res, body, scopeFirst));
+      expect(st.signed).toBe(1);
+      const attrs = tracesCodec.decode(out)[0]!.scopeSpans[0]!.spans[0]!.attributes;
+      expect(attrs.filter((a) => a.key === 'sieve.sig')).toHaveLength(1);
+      expect(attrs.at(-1)).toEqual({ key: 'sieve.sig.kid', value: { type: 'string', value: 'k1' } });
+    });
+  }
+
+  it('values nested over the cap leave the span unsigned, with stale signatures removed', () => {
+    let v: AnyValue = { type: 'string', value: 'deep' };
+    for (let i = 0; i < 40; i++) v = { type: 'array', value: [v] };
+    const rs: ResourceSpans[] = [
+      {
+        resource: { attributes: [], droppedAttributesCount: 0 },
+        scopeSpans: [{ scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, spans: [{ ...sampleSpan(), attributes: [{ key: 'deep', value: v }, { key: 'sieve.sig', value: { type: 'string', value: 'stale' } }] }, sampleSpan()], schemaUrl: '' }],
+        schemaUrl: '',
+      },
+    ];
+    const { st, out } = s.traces(tracesCodec.encode(rs));
+    expect(st).toEqual({ signed: 1, unsignedDepth: 1, unsignedSize: 0 });
+    const spans = tracesCodec.decode(out)[0]!.scopeSpans[0]!.spans;
+    expect(spans[0]!.attributes.map((a) => a.key)).toEqual(['deep']);
+  });
+
+  it('apart from the appended signature, the output is the input', () => {
+    const req = tracesCodec.encode([{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '1', attributes: [], droppedAttributesCount: 0 }, spans: [sampleSpan(), sampleSpan()], schemaUrl: '' }], schemaUrl: '' }]);
+    const { out } = s.traces(req);
+    const m = tracesCodec.decode(out);
+    for (const sp of m[0]!.scopeSpans[0]!.spans) sp.attributes = sp.attributes.filter((a) => !a.key.startsWith('sieve.sig'));
+    expect(Buffer.from(tracesCodec.encode(m)).equals(Buffer.from(req))).toBe(true);
+  });
+});
+
+function sampleSpan(): Span {
+  return {
+    traceId: new Uint8Array(16).fill(1),
+    spanId: new Uint8Array(8).fill(2),
+    traceState: '',
+    parentSpanId: new Uint8Array(0),
+    flags: 0,
+    name: 'op',
+    kind: 1,
+    startTimeUnixNano: 1n,
+    endTimeUnixNano: 2n,
+    attributes: [{ key: 'a', value: { type: 'string', value: 'b' } }],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { message: '', code: 0 },
+  };
+}

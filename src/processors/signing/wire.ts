@@ -1,0 +1,917 @@
+// Signing on the wire bytes of an OTLP request.
+//
+// The canonical form of docs/signing.md is written straight from the protobuf
+// fields of each span and log record, with the decode rules applied as the
+// decoder applies them: a repeated singular field keeps its last value, a
+// KeyValue's value is the last oneof member of all its value fields, a
+// Status seen twice is merged field by field, resource attributes of a
+// repeated Resource are joined. Absent fields take their defaults, unknown
+// fields are not part of the form. Strings are the bytes on the wire, except
+// a string that is not valid UTF-8, which is taken as the decoder reads it
+// (invalid sequences as U+FFFD). The result is byte-for-byte the form
+// canonical.ts writes from the decoded model, so signatures are the same as
+// on the model path (wire.test.ts checks both on random batches).
+//
+// `sieve.sig` and `sieve.sig.kid` are then spliced in at the end of the item
+// (and any earlier ones cut out); the rest of the request is carried over
+// byte for byte.
+import { Buffer, isUtf8 } from 'node:buffer';
+import { ProtoReader, utf8Read } from '../../pdata/proto/reader.js';
+import { putVarint32 } from '../../pdata/wire/splice.js';
+import { WireWalker } from '../../pdata/wire/walker.js';
+import { CHAIN_PREFIX, KID_KEY, LimitError, MAGIC, MAX_CANONICAL_BYTES, MAX_DEPTH, RECORD_LOG, RECORD_SPAN, RESERVED, SIG_KEY } from './canonical.js';
+import type { HmacKey } from './mac.js';
+import type { SignStats } from './sign.js';
+
+const SIG = Buffer.from(SIG_KEY);
+const KID = Buffer.from(KID_KEY);
+const CHAIN = Buffer.from(CHAIN_PREFIX);
+
+const EX_NONE = 0;
+const EX_SIG = 1;
+const EX_CHAIN = 2;
+
+/** Compares UTF-8 byte ranges (= code point order, canonical.ts's compareKeys). */
+function compareBytes(b: Uint8Array, as: number, ae: number, bs: number, be: number): number {
+  const n = Math.min(ae - as, be - bs);
+  for (let i = 0; i < n; i++) {
+    const d = b[as + i]! - b[bs + i]!;
+    if (d !== 0) return d;
+  }
+  return ae - as - (be - bs);
+}
+
+function equalsAt(b: Uint8Array, s: number, e: number, lit: Uint8Array): boolean {
+  if (e - s !== lit.length) return false;
+  for (let i = 0; i < lit.length; i++) if (b[s + i] !== lit[i]) return false;
+  return true;
+}
+
+function startsWithAt(b: Uint8Array, s: number, e: number, lit: Uint8Array): boolean {
+  if (e - s < lit.length) return false;
+  for (let i = 0; i < lit.length; i++) if (b[s + i] !== lit[i]) return false;
+  return true;
+}
+
+export class WireSigner {
+  private readonly w = new WireWalker();
+  private readonly rd = new ProtoReader(new Uint8Array(0));
+  private src: Uint8Array = new Uint8Array(0);
+  private out: Buffer;
+  private view: DataView;
+  private pos = RESERVED;
+  private resourceEnd = RESERVED;
+  private scopeEnd = RESERVED;
+
+  // Attribute entries, a stack of lists: key range and value member (tag, start, end).
+  private kS: Int32Array = new Int32Array(256);
+  private kE: Int32Array = new Int32Array(256);
+  private mT: Int32Array = new Int32Array(256);
+  private mS: Int32Array = new Int32Array(256);
+  private mE: Int32Array = new Int32Array(256);
+  private top = 0;
+  private readonly perm: number[] = [];
+
+  // Fields of the item being signed that hold sieve.sig / sieve.sig.kid: [start, end) pairs.
+  private sigFields: number[] = [];
+
+  /** The two attribute fields appended to each item, without the MAC: prefix up to the MAC, and the kid field. */
+  private readonly kidField: Uint8Array;
+
+  constructor(
+    private readonly key: HmacKey,
+    private readonly kid: string,
+    private readonly off: number,
+  ) {
+    this.out = Buffer.allocUnsafe(64 * 1024);
+    this.out.fill(0, 0, RESERVED);
+    this.key.ipad.copy(this.out, off);
+    this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
+    this.kidField = Uint8Array.from(kvBody(KID, Buffer.from(kid)));
+  }
+
+  /**
+   * Signs every span (signal traces) or log record (logs) of the request.
+   * Returns the signed request; `macs` receives each MAC in order.
+   */
+  sign(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs?: string[]): Uint8Array {
+    const w = this.w.begin(buf);
+    this.src = w.buf;
+    this.rd.reset(w.buf);
+    const type = signal === 'traces' ? RECORD_SPAN : RECORD_LOG;
+    const end = w.len;
+    while (w.pos < end) {
+      const tag = w.tag();
+      if (tag === 0x0a) {
+        const e = w.enter(end);
+        this.resourceLevel(type, e, st, macs);
+        w.leave();
+      } else w.skip(tag, end);
+    }
+    return w.finish();
+  }
+
+  private resourceLevel(type: number, end: number, st: SignStats, macs: string[] | undefined): void {
+    const w = this.w;
+    const rd = this.rd;
+    // The resource may follow its scopes on the wire: its attributes first.
+    const start = w.pos;
+    let failed: LimitError | undefined;
+    const base = this.top;
+    rd.pos = start;
+    while (rd.pos < end) {
+      const tag = rd.tag();
+      if (tag === 0x0a) {
+        const e = rd.sub(end);
+        while (rd.pos < e) {
+          const t = rd.tag();
+          if (t === 0x0a) {
+            const ke = rd.sub(e);
+            this.collectKv(rd.pos, ke);
+            rd.pos = ke;
+          } else rd.skip(t, e);
+        }
+      } else rd.skip(tag, end);
+    }
+    try {
+      this.pos = RESERVED;
+      this.ensure(MAGIC.length + 1);
+      for (let i = 0; i < MAGIC.length; i++) this.out[this.pos + i] = MAGIC.charCodeAt(i);
+      this.out[this.pos + MAGIC.length] = type;
+      this.pos += MAGIC.length + 1;
+      this.emitAttrs(base, EX_CHAIN, 1);
+      this.resourceEnd = this.pos;
+    } catch (e) {
+      failed = asLimit(e);
+    }
+    this.top = base;
+    while (w.pos < end) {
+      const tag = w.tag();
+      if (tag === 0x12) {
+        const e = w.enter(end);
+        this.scopeLevel(type, e, failed, st, macs);
+        w.leave();
+      } else w.skip(tag, end);
+    }
+  }
+
+  private scopeLevel(type: number, end: number, failed: LimitError | undefined, st: SignStats, macs: string[] | undefined): void {
+    const w = this.w;
+    const rd = this.rd;
+    let err = failed;
+    if (!err) {
+      // Scope name and version: the last of each over every scope field.
+      let ns = 0;
+      let ne = 0;
+      let vs = 0;
+      let ve = 0;
+      rd.pos = w.pos;
+      while (rd.pos < end) {
+        const tag = rd.tag();
+        if (tag === 0x0a) {
+          const e = rd.sub(end);
+          while (rd.pos < e) {
+            const t = rd.tag();
+            if (t === 0x0a) {
+              const x = rd.sub(e);
+              ns = rd.pos;
+              ne = x;
+              rd.pos = x;
+            } else if (t === 0x12) {
+              const x = rd.sub(e);
+              vs = rd.pos;
+              ve = x;
+              rd.pos = x;
+            } else rd.skip(t, e);
+          }
+        } else rd.skip(tag, end);
+      }
+      try {
+        this.pos = this.resourceEnd;
+        this.str(ns, ne);
+        this.str(vs, ve);
+        this.scopeEnd = this.pos;
+      } catch (e) {
+        err = asLimit(e);
+      }
+    }
+    while (w.pos < end) {
+      const tag = w.tag();
+      if (tag === 0x12) {
+        const e = w.enter(end);
+        const bodyStart = w.pos;
+        this.sigFields.length = 0;
+        let itemErr = err;
+        let cend = -1;
+        const top = this.top;
+        if (!itemErr) {
+          try {
+            this.pos = this.scopeEnd;
+            if (type === RECORD_SPAN) this.span(bodyStart, e);
+            else this.log(bodyStart, e);
+            cend = this.pos;
+          } catch (x) {
+            itemErr = asLimit(x);
+            this.top = top;
+          }
+        }
+        if (itemErr) {
+          this.sigFields.length = 0;
+          this.findSigFields(bodyStart, e, type === RECORD_SPAN ? 0x4a : 0x32);
+        }
+        const sf = this.sigFields;
+        for (let i = 0; i < sf.length; i += 2) w.sp.remove(sf[i]!, sf[i + 1]!);
+        if (itemErr) {
+          if (itemErr.reason === 'depth') st.unsignedDepth++;
+          else st.unsignedSize++;
+        } else {
+          const mac = this.key.macOfPrepared(this.out, this.off, cend);
+          this.append(e, type === RECORD_SPAN ? 0x4a : 0x32, mac);
+          if (macs) macs.push(mac);
+          st.signed++;
+        }
+        w.pos = e;
+        w.leave();
+      } else w.skip(tag, end);
+    }
+  }
+
+  /** Inserts the sieve.sig and sieve.sig.kid attribute fields (tag `attrTag`) at `at`. */
+  private append(at: number, attrTag: number, mac: string): void {
+    const sp = this.w.sp;
+    const kid = this.kidField;
+    const m = mac.length; // base64 of 32 or 64 bytes: 44 or 88 characters
+    const a0 = sp.reserve(m + SIG.length + kid.length + 24);
+    const arena = sp.arena;
+    let o = putVarint32(arena, a0, attrTag);
+    o = putVarint32(arena, o, 2 + SIG.length + 1 + varintSize(2 + m) + 2 + m);
+    arena[o++] = 0x0a;
+    arena[o++] = SIG.length;
+    for (let i = 0; i < SIG.length; i++) arena[o++] = SIG[i]!;
+    arena[o++] = 0x12;
+    o = putVarint32(arena, o, 2 + m);
+    arena[o++] = 0x0a;
+    arena[o++] = m;
+    for (let i = 0; i < m; i++) arena[o++] = mac.charCodeAt(i);
+    o = putVarint32(arena, o, attrTag);
+    o = putVarint32(arena, o, kid.length);
+    for (let i = 0; i < kid.length; i++) arena[o++] = kid[i]!;
+    sp.commit(at, at, a0, o);
+  }
+
+  /** Only the positions of sieve.sig / sieve.sig.kid attribute fields (an item left unsigned). */
+  private findSigFields(start: number, end: number, attrTag: number): void {
+    const rd = this.rd;
+    rd.pos = start;
+    while (rd.pos < end) {
+      const at = rd.pos;
+      const tag = rd.tag();
+      if (tag === attrTag) {
+        const e = rd.sub(end);
+        const base = this.top;
+        this.collectKv(rd.pos, e);
+        this.top = base;
+        if (this.isSig(base)) this.sigFields.push(at, e);
+        rd.pos = e;
+      } else rd.skip(tag, end);
+    }
+  }
+
+  private isSig(i: number): boolean {
+    const b = this.src;
+    return equalsAt(b, this.kS[i]!, this.kE[i]!, SIG) || equalsAt(b, this.kS[i]!, this.kE[i]!, KID);
+  }
+
+  private span(start: number, end: number): void {
+    const rd = this.rd;
+    let tid0 = 0,
+      tid1 = 0,
+      sid0 = 0,
+      sid1 = 0,
+      pid0 = 0,
+      pid1 = 0,
+      ts0 = 0,
+      ts1 = 0,
+      nm0 = 0,
+      nm1 = 0,
+      msg0 = 0,
+      msg1 = 0;
+    let flags = 0;
+    let kind = 0;
+    let code = 0;
+    let startAt = -1;
+    let endAt = -1;
+    let events = 0;
+    let links = 0;
+    const base = this.top;
+    rd.pos = start;
+    while (rd.pos < end) {
+      const at = rd.pos;
+      const tag = rd.tag();
+      switch (tag) {
+        case 0x0a:
+          tid1 = rd.sub(end);
+          tid0 = rd.pos;
+          rd.pos = tid1;
+          break;
+        case 0x12:
+          sid1 = rd.sub(end);
+          sid0 = rd.pos;
+          rd.pos = sid1;
+          break;
+        case 0x1a:
+          ts1 = rd.sub(end);
+          ts0 = rd.pos;
+          rd.pos = ts1;
+          break;
+        case 0x22:
+          pid1 = rd.sub(end);
+          pid0 = rd.pos;
+          rd.pos = pid1;
+          break;
+        case 0x2a:
+          nm1 = rd.sub(end);
+          nm0 = rd.pos;
+          rd.pos = nm1;
+          break;
+        case 0x30:
+          rd.varint64();
+          kind = rd.lo;
+          break;
+        case 0x39:
+          startAt = rd.pos;
+          rd.pos += 8;
+          break;
+        case 0x41:
+          endAt = rd.pos;
+          rd.pos += 8;
+          break;
+        case 0x4a: {
+          const e = rd.sub(end);
+          const i = this.top;
+          this.collectKv(rd.pos, e);
+          if (this.isSig(i)) this.sigFields.push(at, e);
+          rd.pos = e;
+          break;
+        }
+        case 0x5a:
+          events++;
+          rd.skipLen(end);
+          break;
+        case 0x6a:
+          links++;
+          rd.skipLen(end);
+          break;
+        case 0x7a: {
+          const e = rd.sub(end);
+          while (rd.pos < e) {
+            const t = rd.tag();
+            if (t === 0x12) {
+              msg1 = rd.sub(e);
+              msg0 = rd.pos;
+              rd.pos = msg1;
+            } else if (t === 0x18) {
+              rd.varint64();
+              code = rd.lo;
+            } else rd.skip(t, e);
+          }
+          break;
+        }
+        default:
+          // flags: field 16, fixed32, a two-byte tag (0x85 0x01)
+          if (tag === 133) {
+            flags = rd.fixed32();
+            break;
+          }
+          rd.skip(tag, end);
+      }
+    }
+    this.bytes(tid0, tid1);
+    this.bytes(sid0, sid1);
+    this.bytes(pid0, pid1);
+    this.str(ts0, ts1);
+    this.u32(flags);
+    this.str(nm0, nm1);
+    this.u32(kind);
+    this.fixed64(startAt);
+    this.fixed64(endAt);
+    this.emitAttrs(base, EX_SIG, 1);
+    this.top = base;
+    this.u32(events);
+    if (events > 0) this.events(start, end);
+    this.u32(links);
+    if (links > 0) this.links(start, end);
+    this.u32(code);
+    this.str(msg0, msg1);
+  }
+
+  private events(start: number, end: number): void {
+    const rd = this.rd;
+    rd.pos = start;
+    while (rd.pos < end) {
+      const tag = rd.tag();
+      if (tag !== 0x5a) {
+        rd.skip(tag, end);
+        continue;
+      }
+      const e = rd.sub(end);
+      const next = e;
+      let timeAt = -1,
+        n0 = 0,
+        n1 = 0;
+      const base = this.top;
+      while (rd.pos < e) {
+        const t = rd.tag();
+        if (t === 0x09) {
+          timeAt = rd.pos;
+          rd.pos += 8;
+        } else if (t === 0x12) {
+          n1 = rd.sub(e);
+          n0 = rd.pos;
+          rd.pos = n1;
+        } else if (t === 0x1a) {
+          const ke = rd.sub(e);
+          this.collectKv(rd.pos, ke);
+          rd.pos = ke;
+        } else rd.skip(t, e);
+      }
+      this.fixed64(timeAt);
+      this.str(n0, n1);
+      this.emitAttrs(base, EX_NONE, 1);
+      this.top = base;
+      rd.pos = next;
+    }
+  }
+
+  private links(start: number, end: number): void {
+    const rd = this.rd;
+    rd.pos = start;
+    while (rd.pos < end) {
+      const tag = rd.tag();
+      if (tag !== 0x6a) {
+        rd.skip(tag, end);
+        continue;
+      }
+      const e = rd.sub(end);
+      let t0 = 0,
+        t1 = 0,
+        s0 = 0,
+        s1 = 0,
+        ts0 = 0,
+        ts1 = 0,
+        flags = 0;
+      const base = this.top;
+      while (rd.pos < e) {
+        const t = rd.tag();
+        if (t === 0x0a) {
+          t1 = rd.sub(e);
+          t0 = rd.pos;
+          rd.pos = t1;
+        } else if (t === 0x12) {
+          s1 = rd.sub(e);
+          s0 = rd.pos;
+          rd.pos = s1;
+        } else if (t === 0x1a) {
+          ts1 = rd.sub(e);
+          ts0 = rd.pos;
+          rd.pos = ts1;
+        } else if (t === 0x22) {
+          const ke = rd.sub(e);
+          this.collectKv(rd.pos, ke);
+          rd.pos = ke;
+        } else if (t === 0x35) flags = rd.fixed32();
+        else rd.skip(t, e);
+      }
+      this.bytes(t0, t1);
+      this.bytes(s0, s1);
+      this.str(ts0, ts1);
+      this.u32(flags);
+      this.emitAttrs(base, EX_NONE, 1);
+      this.top = base;
+      rd.pos = e;
+    }
+  }
+
+  private log(start: number, end: number): void {
+    const rd = this.rd;
+    let timeAt = -1,
+      obsAt = -1,
+      sev = 0,
+      st0 = 0,
+      st1 = 0,
+      flags = 0,
+      t0 = 0,
+      t1 = 0,
+      s0 = 0,
+      s1 = 0,
+      ev0 = 0,
+      ev1 = 0;
+    let bT = 0,
+      bS = 0,
+      bE = 0;
+    const base = this.top;
+    rd.pos = start;
+    while (rd.pos < end) {
+      const at = rd.pos;
+      const tag = rd.tag();
+      switch (tag) {
+        case 0x09:
+          timeAt = rd.pos;
+          rd.pos += 8;
+          break;
+        case 0x59:
+          obsAt = rd.pos;
+          rd.pos += 8;
+          break;
+        case 0x10:
+          rd.varint64();
+          sev = rd.lo;
+          break;
+        case 0x1a:
+          st1 = rd.sub(end);
+          st0 = rd.pos;
+          rd.pos = st1;
+          break;
+        case 0x2a: {
+          // Bodies merge: the last oneof member over all body fields.
+          const e = rd.sub(end);
+          if (this.lastMember(e)) {
+            bT = this.lt;
+            bS = this.ls;
+            bE = this.le;
+          }
+          rd.pos = e;
+          break;
+        }
+        case 0x32: {
+          const e = rd.sub(end);
+          const i = this.top;
+          this.collectKv(rd.pos, e);
+          if (this.isSig(i)) this.sigFields.push(at, e);
+          rd.pos = e;
+          break;
+        }
+        case 0x45:
+          flags = rd.fixed32();
+          break;
+        case 0x4a:
+          t1 = rd.sub(end);
+          t0 = rd.pos;
+          rd.pos = t1;
+          break;
+        case 0x52:
+          s1 = rd.sub(end);
+          s0 = rd.pos;
+          rd.pos = s1;
+          break;
+        case 0x62:
+          ev1 = rd.sub(end);
+          ev0 = rd.pos;
+          rd.pos = ev1;
+          break;
+        default:
+          rd.skip(tag, end);
+      }
+    }
+    this.fixed64(timeAt);
+    this.fixed64(obsAt);
+    this.u32(sev);
+    this.str(st0, st1);
+    this.value(bT, bS, bE, 1);
+    this.emitAttrs(base, EX_SIG, 1);
+    this.top = base;
+    this.u32(flags);
+    this.bytes(t0, t1);
+    this.bytes(s0, s1);
+    this.str(ev0, ev1);
+  }
+
+  // The last oneof member found by lastMember().
+  private lt = 0;
+  private ls = 0;
+  private le = 0;
+
+  /** Scans an AnyValue body [rd.pos, end); true when it has a member (the last one is in lt/ls/le). */
+  private lastMember(end: number): boolean {
+    const rd = this.rd;
+    let found = false;
+    while (rd.pos < end) {
+      const tag = rd.tag();
+      const field = tag >>> 3;
+      if (field >= 1 && field <= 7) {
+        found = true;
+        this.lt = tag;
+        switch (tag & 7) {
+          case 2: {
+            const e = rd.sub(end);
+            this.ls = rd.pos;
+            this.le = e;
+            rd.pos = e;
+            continue;
+          }
+          case 0:
+            this.ls = rd.pos;
+            rd.varint64();
+            this.le = rd.pos;
+            continue;
+          case 1:
+            this.ls = rd.pos;
+            rd.pos += 8;
+            this.le = rd.pos;
+            continue;
+        }
+      }
+      rd.skip(tag, end);
+    }
+    return found;
+  }
+
+  /** Pushes the KeyValue whose body is [start, end) onto the entry stack (reader ends anywhere). */
+  private collectKv(start: number, end: number): void {
+    const rd = this.rd;
+    rd.pos = start;
+    let ks = 0,
+      ke = 0,
+      mt = 0,
+      ms = 0,
+      me = 0;
+    while (rd.pos < end) {
+      const tag = rd.tag();
+      if (tag === 0x0a) {
+        ke = rd.sub(end);
+        ks = rd.pos;
+        rd.pos = ke;
+      } else if (tag === 0x12) {
+        const e = rd.sub(end);
+        if (this.lastMember(e)) {
+          mt = this.lt;
+          ms = this.ls;
+          me = this.le;
+        }
+        rd.pos = e;
+      } else rd.skip(tag, end);
+    }
+    const i = this.top++;
+    if (i === this.kS.length) this.growEntries();
+    this.kS[i] = ks;
+    this.kE[i] = ke;
+    this.mT[i] = mt;
+    this.mS[i] = ms;
+    this.mE[i] = me;
+  }
+
+  private growEntries(): void {
+    const g = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.kS = g(this.kS);
+    this.kE = g(this.kE);
+    this.mT = g(this.mT);
+    this.mS = g(this.mS);
+    this.mE = g(this.mE);
+  }
+
+  /** Writes the entries [base, top) as attrs(list): sorted by key bytes, stable; `ex` entries left out. */
+  private emitAttrs(base: number, ex: number, depth: number): void {
+    const b = this.src;
+    const n = this.top - base;
+    const kS = this.kS;
+    const kE = this.kE;
+    let perm: number[] | undefined;
+    let sorted = true;
+    let prev = -1;
+    let kept = 0;
+    for (let i = base; i < base + n; i++) {
+      if (ex !== EX_NONE && this.excluded(i, ex)) continue;
+      kept++;
+      if (prev >= 0 && sorted && compareBytes(b, kS[prev]!, kE[prev]!, kS[i]!, kE[i]!) > 0) sorted = false;
+      prev = i;
+    }
+    this.u32(kept);
+    if (kept === n && sorted) {
+      for (let i = base; i < base + n; i++) this.entry(i, depth);
+      return;
+    }
+    perm = [];
+    for (let i = base; i < base + n; i++) if (!(ex !== EX_NONE && this.excluded(i, ex))) perm.push(i);
+    if (!sorted) perm.sort((p, q) => compareBytes(b, kS[p]!, kE[p]!, kS[q]!, kE[q]!));
+    for (let k = 0; k < perm.length; k++) this.entry(perm[k]!, depth);
+  }
+
+  private excluded(i: number, ex: number): boolean {
+    const b = this.src;
+    const s = this.kS[i]!;
+    const e = this.kE[i]!;
+    if (e - s < 9 || b[s] !== 0x73) return false;
+    return ex === EX_SIG ? equalsAt(b, s, e, SIG) || equalsAt(b, s, e, KID) : startsWithAt(b, s, e, CHAIN);
+  }
+
+  private entry(i: number, depth: number): void {
+    this.str(this.kS[i]!, this.kE[i]!);
+    this.value(this.mT[i]!, this.mS[i]!, this.mE[i]!, depth);
+  }
+
+  /** value(v): the member of tag `t` at [s, e) (t 0: empty). */
+  private value(t: number, s: number, e: number, depth: number): void {
+    if (depth > MAX_DEPTH) throw new LimitError('depth');
+    this.ensure(9);
+    const out = this.out;
+    const rd = this.rd;
+    switch (t) {
+      case 0x0a:
+        out[this.pos++] = 1;
+        this.str(s, e);
+        return;
+      case 0x10:
+        rd.pos = s;
+        rd.varint64();
+        out[this.pos++] = 2;
+        out[this.pos++] = rd.lo !== 0 || rd.hi !== 0 ? 1 : 0;
+        return;
+      case 0x18:
+        rd.pos = s;
+        rd.varint64();
+        out[this.pos++] = 3;
+        this.view.setUint32(this.pos, rd.hi);
+        this.view.setUint32(this.pos + 4, rd.lo);
+        this.pos += 8;
+        return;
+      case 0x21: {
+        out[this.pos++] = 4;
+        const src = this.src;
+        const d = new DataView(src.buffer, src.byteOffset, src.byteLength).getFloat64(s, true);
+        if (d !== d) {
+          this.view.setUint32(this.pos, 0x7ff80000);
+          this.view.setUint32(this.pos + 4, 0);
+        } else this.view.setFloat64(this.pos, d === 0 ? 0 : d);
+        this.pos += 8;
+        return;
+      }
+      case 0x3a:
+        out[this.pos++] = 5;
+        this.bytes(s, e);
+        return;
+      case 0x2a: {
+        out[this.pos++] = 6;
+        // Elements: field 1 of ArrayValue, each an AnyValue.
+        let count = 0;
+        rd.pos = s;
+        while (rd.pos < e) {
+          const tag = rd.tag();
+          if (tag === 0x0a) {
+            count++;
+            rd.skipLen(e);
+          } else rd.skip(tag, e);
+        }
+        this.u32(count);
+        let p = s;
+        while (p < e) {
+          rd.pos = p;
+          const tag = rd.tag();
+          if (tag !== 0x0a) {
+            rd.skip(tag, e);
+            p = rd.pos;
+            continue;
+          }
+          const ve = rd.sub(e);
+          const has = this.lastMember(ve);
+          p = ve;
+          if (has) this.value(this.lt, this.ls, this.le, depth + 1);
+          else this.value(0, 0, 0, depth + 1);
+        }
+        return;
+      }
+      case 0x32: {
+        out[this.pos++] = 7;
+        const base = this.top;
+        rd.pos = s;
+        let p = s;
+        while (p < e) {
+          rd.pos = p;
+          const tag = rd.tag();
+          if (tag === 0x0a) {
+            const ke = rd.sub(e);
+            this.collectKv(rd.pos, ke);
+            p = ke;
+          } else {
+            rd.skip(tag, e);
+            p = rd.pos;
+          }
+        }
+        this.emitAttrs(base, EX_NONE, depth + 1);
+        this.top = base;
+        return;
+      }
+      default:
+        out[this.pos++] = 0;
+    }
+  }
+
+  // ------------------------------------------------------------ primitives
+
+  private ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.out.length) return;
+    if (need - RESERVED > MAX_CANONICAL_BYTES) throw new LimitError('size');
+    let size = this.out.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(Math.min(size, RESERVED + MAX_CANONICAL_BYTES));
+    this.out.copy(next, 0, 0, this.pos);
+    this.out = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+
+  private u32(v: number): void {
+    this.ensure(4);
+    const o = this.out;
+    const p = this.pos;
+    o[p] = v >>> 24;
+    o[p + 1] = v >>> 16;
+    o[p + 2] = v >>> 8;
+    o[p + 3] = v;
+    this.pos = p + 4;
+  }
+
+  /** A fixed64 field's 8 little-endian bytes at `at` (-1: absent, 0), big-endian. */
+  private fixed64(at: number): void {
+    this.ensure(8);
+    const o = this.out;
+    const p = this.pos;
+    if (at < 0) for (let i = 0; i < 8; i++) o[p + i] = 0;
+    else {
+      const b = this.src;
+      for (let i = 0; i < 8; i++) o[p + i] = b[at + 7 - i]!;
+    }
+    this.pos = p + 8;
+  }
+
+  private bytes(s: number, e: number): void {
+    const n = e - s;
+    this.u32(n);
+    this.ensure(n);
+    const o = this.out;
+    const b = this.src;
+    const p = this.pos;
+    if (n <= 48) for (let i = 0; i < n; i++) o[p + i] = b[s + i]!;
+    else o.set(b.subarray(s, e), p);
+    this.pos = p + n;
+  }
+
+  /** str(): the UTF-8 bytes as the decoder reads them. */
+  private str(s: number, e: number): void {
+    const n = e - s;
+    this.u32(n);
+    this.ensure(n);
+    const o = this.out;
+    const b = this.src;
+    const p = this.pos;
+    let hi = 0;
+    if (n <= 48) {
+      for (let i = 0; i < n; i++) {
+        const c = b[s + i]!;
+        hi |= c;
+        o[p + i] = c;
+      }
+    } else {
+      o.set(b.subarray(s, e), p);
+      for (let i = s; i < e && hi < 0x80; i++) hi |= b[i]!;
+    }
+    this.pos = p + n;
+    if (hi >= 0x80 && !isUtf8(b.subarray(s, e))) {
+      // Invalid UTF-8: the decoded string (with U+FFFD) re-encoded, as the model path has it.
+      const fixed = Buffer.from(utf8Read(b, s, e), 'utf8');
+      this.pos = p - 4;
+      this.u32(fixed.length);
+      this.ensure(fixed.length);
+      this.out.set(fixed, this.pos);
+      this.pos += fixed.length;
+    }
+  }
+}
+
+/** A KeyValue body with a string value: key field, value field holding AnyValue{string_value}. */
+function kvBody(key: Uint8Array, value: Uint8Array): number[] {
+  const any = [0x0a, ...varint(value.length), ...value];
+  return [0x0a, ...varint(key.length), ...key, 0x12, ...varint(any.length), ...any];
+}
+
+function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3;
+}
+
+function varint(v: number): number[] {
+  const out: number[] = [];
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return out;
+}
+
+function asLimit(e: unknown): LimitError {
+  if (e instanceof LimitError) return e;
+  throw e;
+}
