@@ -19,6 +19,9 @@ import { redactionFactory } from './processors/redaction/factory.js';
 import { cardinalityLimitFactory } from './processors/cardinality_limit/factory.js';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.js';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.js';
+import { bearerTokenAuthFactory } from './extensions/bearertokenauth/factory.js';
+import { basicAuthFactory } from './extensions/basicauth/factory.js';
+import { oidcFactory } from './extensions/oidc/factory.js';
 import { spanMetricsConnectorFactory } from './connectors/spanmetrics/factory.js';
 
 export const factories: Factory[] = [
@@ -47,6 +50,9 @@ export const factories: Factory[] = [
   fileStorageFactory,
   healthCheckFactory,
   sieveDebugFactory,
+  bearerTokenAuthFactory,
+  basicAuthFactory,
+  oidcFactory,
 ];
 
 export function findFactory(kind: Factory['kind'], type: string): Factory | undefined {

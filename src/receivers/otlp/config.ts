@@ -1,5 +1,6 @@
 import { s, type Infer, type Issues } from '../../config/schema.js';
 import { tlsServerSchema } from '../../config/tls.js';
+import { authRef } from '../../extensions/auth/auth.js';
 import { durableSchema } from '../../durable/config.js';
 
 const grpcSchema = s.object({
@@ -13,7 +14,8 @@ const grpcSchema = s.object({
   write_buffer_size: s.size(0),
   include_metadata: s.bool(false),
   keepalive: s.any(),
-  auth: s.any(),
+  /** The extension that authenticates requests, e.g. {authenticator: bearertokenauth}. */
+  auth: authRef(),
 });
 
 const corsSchema = s.object({
@@ -38,7 +40,8 @@ const httpSchema = s.object({
   write_timeout: s.duration('0s'),
   idle_timeout: s.duration('0s'),
   response_headers: s.map(s.string()),
-  auth: s.any(),
+  /** The extension that authenticates requests, e.g. {authenticator: bearertokenauth}. */
+  auth: authRef(),
 });
 
 export const otlpReceiverSchema = s.object({

@@ -17,6 +17,7 @@ import { listen, StartError } from '../../service/net.js';
 import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
 import { mapError, rpcStatusWithRetryInfo } from './status.js';
 import { DurableIngest } from '../../durable/ingest.js';
+import { AuthError, authCounter, certIdentity, guardHttp, httpPeerIdentity, resolveServerAuth, type AuthIdentity, type ServerAuthenticator } from '../../extensions/auth/auth.js';
 
 const GRPC_SERVICES: Record<Signal, string> = {
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
@@ -47,6 +48,10 @@ export class OtlpReceiver implements Component {
   /** Durable acknowledgement, when `durable` is enabled (src/durable). */
   private durable: DurableIngest | undefined;
 
+  private grpcAuth: ServerAuthenticator | undefined;
+  private httpAuth: ServerAuthenticator | undefined;
+  private readonly authCount;
+
   private readonly accepted: Record<Signal, (transport: string, n: number) => void>;
   private readonly refused: Record<Signal, (transport: string, n: number) => void>;
 
@@ -59,6 +64,7 @@ export class OtlpReceiver implements Component {
     };
     this.accepted = { traces: mk('accepted', 'traces'), metrics: mk('accepted', 'metrics'), logs: mk('accepted', 'logs') };
     this.refused = { traces: mk('refused', 'traces'), metrics: mk('refused', 'metrics'), logs: mk('refused', 'logs') };
+    this.authCount = authCounter(t);
     // --- durable acknowledgement (src/durable) ---
     if (cfg.durable?.enabled) {
       const d = new DurableIngest(settings, cfg.durable);
@@ -71,6 +77,8 @@ export class OtlpReceiver implements Component {
     // Requests stored but not delivered by an earlier run are replayed before the ports open.
     if (this.durable) await this.durable.start(host, this.next);
     const { grpc: g, http: h } = this.cfg.protocols;
+    this.grpcAuth = resolveServerAuth(host, g?.auth, `receivers::${this.settings.id}::protocols::grpc`);
+    this.httpAuth = resolveServerAuth(host, h?.auth, `receivers::${this.settings.id}::protocols::http`);
     if (g) await this.startGrpc(g);
     try {
       if (h) await this.startHttp(h);
@@ -116,8 +124,10 @@ export class OtlpReceiver implements Component {
     }
   }
 
-  private metadataCtx(include: boolean, headers: () => Record<string, string[]>): RequestContext {
-    return include ? { receiver: this.settings.id, metadata: headers() } : { receiver: this.settings.id };
+  private metadataCtx(include: boolean, headers: () => Record<string, string[]>, auth?: AuthIdentity): RequestContext {
+    const ctx: RequestContext = include ? { receiver: this.settings.id, metadata: headers() } : { receiver: this.settings.id };
+    if (auth) ctx.auth = auth;
+    return ctx;
   }
 
   // ---------------------------------------------------------------- gRPC
@@ -158,6 +168,28 @@ export class OtlpReceiver implements Component {
   }
 
   private handleGrpc(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+    // A refused call learns only UNAUTHENTICATED; the message is not looked at.
+    const auth = this.grpcAuth;
+    if (!auth) return this.handleGrpcAuthed(signal, g, call, cb, grpcPeerIdentity(call));
+    const md = call.metadata.getMap();
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(md)) headers[k.toLowerCase()] = typeof v === 'string' ? v : undefined;
+    const authenticator = g.auth!.authenticator;
+    auth.authenticate(headers).then(
+      (id) => {
+        this.authCount.inc({ listener: `${this.settings.id}/grpc`, authenticator, outcome: 'ok' });
+        this.handleGrpcAuthed(signal, g, call, cb, id);
+      },
+      (e) => {
+        this.authCount.inc({ listener: `${this.settings.id}/grpc`, authenticator, outcome: e instanceof AuthError ? e.reason : 'invalid' });
+        const md = new grpc.Metadata();
+        md.set('www-authenticate', `${auth.challenge} realm="sieve"`);
+        cb({ code: grpc.status.UNAUTHENTICATED, details: 'unauthenticated', metadata: md });
+      },
+    );
+  }
+
+  private handleGrpcAuthed(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>, id: AuthIdentity | undefined): void {
     const fail = (err: ConsumerError) => {
       const m = mapError(err);
       const md = new grpc.Metadata();
@@ -172,7 +204,7 @@ export class OtlpReceiver implements Component {
         const out: Record<string, string[]> = {};
         for (const [k, v] of Object.entries(call.metadata.getMap())) out[k.toLowerCase()] = [typeof v === 'string' ? v : v.toString('base64')];
         return out;
-      });
+      }, id);
       data = Telemetry.fromProto(signal, buf, count, ctx);
     } catch (e) {
       this.refused[signal]('grpc', 0);
@@ -219,6 +251,14 @@ export class OtlpReceiver implements Component {
     for (const [k, v] of Object.entries(h.response_headers)) res.setHeader(k, v);
     if (h.cors && this.applyCors(h, req, res)) return;
     if (!signal) return plain(res, 404, `404 page not found: ${path}\n`);
+    const peer = httpPeerIdentity(req);
+    if (!this.httpAuth) return this.handleHttpAuthed(signal, h, allowed, req, res, peer);
+    void guardHttp(this.httpAuth, req, res, { listener: `${this.settings.id}/http`, authenticator: h.auth!.authenticator, counter: this.authCount }).then((id) => {
+      if (id) this.handleHttpAuthed(signal, h, allowed, req, res, id);
+    });
+  }
+
+  private handleHttpAuthed(signal: Signal, h: HttpConfig, allowed: Set<string> | undefined, req: IncomingMessage, res: ServerResponse, id: AuthIdentity | undefined): void {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return plain(res, 405, `405 method not allowed, supported: [POST]\n`);
@@ -250,7 +290,7 @@ export class OtlpReceiver implements Component {
               (out[k] ??= []).push(req.rawHeaders[i + 1]!);
             }
             return out;
-          });
+          }, id);
         } catch (e) {
           this.refused[signal]('http', 0);
           const err = e instanceof DecodeError || e instanceof SyntaxError ? invalidError(`malformed ${signal} request: ${(e as Error).message}`) : asConsumerError(e);
@@ -332,6 +372,12 @@ export class OtlpReceiver implements Component {
     })();
     return this.shutdownP;
   }
+}
+
+/** The verified client certificate of a gRPC call (mTLS), if any. */
+function grpcPeerIdentity(call: grpc.ServerUnaryCall<Buffer, Buffer>): AuthIdentity | undefined {
+  const ac = (call as { getAuthContext?: () => { sslPeerCertificate?: Parameters<typeof certIdentity>[0] } | null }).getAuthContext?.();
+  return certIdentity(ac?.sslPeerCertificate);
 }
 
 function escapeRe(s: string): string {
