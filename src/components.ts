@@ -4,6 +4,7 @@ import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { batchFactory } from './processors/batch/factory.js';
 import { memoryLimiterFactory } from './processors/memory_limiter/factory.js';
 import { tenantProcessorFactory } from './processors/tenant/factory.js';
+import { tenantLimiterFactory } from './processors/tenant_limiter/factory.js';
 import { signingFactory } from './processors/signing/factory.js';
 import { tailSamplingFactory } from './processors/tail_sampling/factory.js';
 import { probabilisticSamplerFactory } from './processors/probabilistic_sampler/factory.js';
@@ -32,6 +33,7 @@ export const factories: Factory[] = [
   batchFactory,
   memoryLimiterFactory,
   tenantProcessorFactory,
+  tenantLimiterFactory,
   signingFactory,
   tailSamplingFactory,
   probabilisticSamplerFactory,
