@@ -49,6 +49,8 @@ export class OtlpReceiver implements Component {
   private durable: DurableIngest | undefined;
 
   private grpcAuth: ServerAuthenticator | undefined;
+  /** Requests being handled, per transport, for max_in_flight_requests. */
+  private busy = { grpc: 0, http: 0 };
   private httpAuth: ServerAuthenticator | undefined;
   private readonly authCount;
 
@@ -168,6 +170,21 @@ export class OtlpReceiver implements Component {
   }
 
   private handleGrpc(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+    if (g.max_in_flight_requests > 0 && this.busy.grpc >= g.max_in_flight_requests) {
+      const md = new grpc.Metadata();
+      md.set('grpc-status-details-bin', rpcStatusWithRetryInfo(grpc.status.UNAVAILABLE, 'too many requests in flight', 1));
+      return cb({ code: grpc.status.UNAVAILABLE, details: 'too many requests in flight', metadata: md });
+    }
+    this.busy.grpc++;
+    let done = false;
+    const cb0 = cb;
+    cb = ((...args: Parameters<typeof cb0>) => {
+      if (!done) {
+        done = true;
+        this.busy.grpc--;
+      }
+      cb0(...args);
+    }) as typeof cb;
     // A refused call learns only UNAUTHENTICATED; the message is not looked at.
     const auth = this.grpcAuth;
     if (!auth) return this.handleGrpcAuthed(signal, g, call, cb, grpcPeerIdentity(call));
@@ -230,14 +247,18 @@ export class OtlpReceiver implements Component {
     if (h.tls) {
       const m = loadServerTls(h.tls);
       server = createHttpsServer(
-        { cert: m.cert, key: m.key, ca: m.clientCa ?? m.ca, requestCert: !!m.clientCa, rejectUnauthorized: !!m.clientCa, minVersion: tlsVersion(h.tls.min_version) },
+        { connectionsCheckingInterval: checkInterval(h), cert: m.cert, key: m.key, ca: m.clientCa ?? m.ca, requestCert: !!m.clientCa, rejectUnauthorized: !!m.clientCa, minVersion: tlsVersion(h.tls.min_version) },
         handler,
       ) as unknown as Server;
     } else {
-      server = createHttpServer(handler);
+      server = createHttpServer({ connectionsCheckingInterval: checkInterval(h) }, handler);
     }
-    server.keepAliveTimeout = 65_000;
-    server.requestTimeout = 0;
+    // Edge limits: slow or idle clients cannot hold sockets, and the socket count is bounded.
+    server.headersTimeout = h.read_header_timeout;
+    server.requestTimeout = h.read_timeout > 0 ? Math.max(h.read_timeout, h.read_header_timeout) : 0;
+    server.keepAliveTimeout = h.idle_timeout;
+    if (h.max_connections > 0) server.maxConnections = h.max_connections;
+    if (h.max_requests_per_connection > 0) server.maxRequestsPerSocket = h.max_requests_per_connection;
     this.httpPort = await listen(server, h.endpoint, `receivers::${this.settings.id}::protocols::http::endpoint`);
     this.httpServer = server;
     this.settings.logger.info('Starting HTTP server', { endpoint: h.endpoint, port: this.httpPort });
@@ -251,6 +272,13 @@ export class OtlpReceiver implements Component {
     for (const [k, v] of Object.entries(h.response_headers)) res.setHeader(k, v);
     if (h.cors && this.applyCors(h, req, res)) return;
     if (!signal) return plain(res, 404, `404 page not found: ${path}\n`);
+    if (h.max_in_flight_requests > 0 && this.busy.http >= h.max_in_flight_requests) {
+      req.resume();
+      res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'text/plain; charset=utf-8' });
+      return void res.end('503 too many requests in flight\n');
+    }
+    this.busy.http++;
+    res.once('close', () => this.busy.http--);
     const peer = httpPeerIdentity(req);
     if (!this.httpAuth) return this.handleHttpAuthed(signal, h, allowed, req, res, peer);
     void guardHttp(this.httpAuth, req, res, { listener: `${this.settings.id}/http`, authenticator: h.auth!.authenticator, counter: this.authCount }).then((id) => {
@@ -378,6 +406,12 @@ export class OtlpReceiver implements Component {
 function grpcPeerIdentity(call: grpc.ServerUnaryCall<Buffer, Buffer>): AuthIdentity | undefined {
   const ac = (call as { getAuthContext?: () => { sslPeerCertificate?: Parameters<typeof certIdentity>[0] } | null }).getAuthContext?.();
   return certIdentity(ac?.sslPeerCertificate);
+}
+
+/** How often Node checks header/request timeouts: often enough that a timeout is enforced within a quarter of it. */
+function checkInterval(h: HttpConfig): number {
+  const t = [h.read_header_timeout, h.read_timeout].filter((x) => x > 0);
+  return t.length ? Math.max(100, Math.min(30_000, Math.floor(Math.min(...t) / 4))) : 30_000;
 }
 
 function escapeRe(s: string): string {
