@@ -8,7 +8,14 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tracesCodec } from '../../src/pdata/codec.js';
-import { httpGet } from '../helpers/auth.js';
+import * as grpc from '@grpc/grpc-js';
+import { OTLPTraceExporter as TraceGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as TraceProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import { factories } from '../../src/components.js';
+import type { Telemetry } from '../../src/pdata/telemetry.js';
+import { Service } from '../../src/service/service.js';
+import { httpGet, memoryExporter } from '../helpers/auth.js';
+import { exportAll, makeSpans } from '../helpers/sdk.js';
 import { traces } from '../helpers/model.js';
 import { ROOT, freePort, startSieve, tempDir, type RunningSieve } from '../helpers/sieve.js';
 
@@ -84,5 +91,55 @@ describe('config/gateway-hardened.yaml', () => {
     expect((await httpGet(p.m!, '/metrics', { Authorization: `Basic ${Buffer.from('prometheus:scrape-pw').toString('base64')}` })).status).toBe(200);
     expect((await httpGet(p.hc!, '/readyz')).status).toBe(401);
     expect((await httpGet(p.hc!, '/healthz')).status).toBe(200);
+  });
+});
+
+describe('mTLS client-certificate identity', () => {
+  const seen: Telemetry[] = [];
+  let svc: Service;
+  const p: Record<string, number> = {};
+
+  beforeAll(async () => {
+    // Certificates from the describe block above (made in its beforeAll, which runs first).
+    p.g = await freePort();
+    p.h = await freePort();
+    const tls = `{ cert_file: ${f('server.pem')}, key_file: ${f('server-key.pem')}, client_ca_file: ${f('ca.pem')} }`;
+    svc = Service.fromYaml(
+      `
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: "127.0.0.1:${p.g}", tls: ${tls} }
+      http: { endpoint: "127.0.0.1:${p.h}", tls: ${tls} }
+processors:
+  tenant: { from_auth: subject }
+exporters:
+  memory:
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [tenant], exporters: [memory] }
+`,
+      { factories: [...factories, memoryExporter(seen)], metricsAddress: null, logWrite: () => undefined },
+    );
+    await svc.start();
+  });
+  afterAll(() => svc?.shutdown());
+
+  it('the SDK exporters with a client certificate write under the certificate subject, over gRPC and HTTP', async () => {
+    const ca = readFileSync(f('ca.pem'));
+    const cert = readFileSync(f('client.pem'));
+    const key = readFileSync(f('client-key.pem'));
+    await exportAll(new TraceGrpc({ url: `https://127.0.0.1:${p.g}`, credentials: grpc.credentials.createSsl(ca, key, cert) }), makeSpans(2));
+    await exportAll(new TraceProto({ url: `https://127.0.0.1:${p.h}/v1/traces`, httpAgentOptions: { ca, cert, key } }), makeSpans(2));
+    expect(seen.map((d) => [d.ctx.auth?.method, d.ctx.auth?.subject, d.ctx.tenant])).toEqual([
+      ['mtls', 'checkout', 'checkout'],
+      ['mtls', 'checkout', 'checkout'],
+    ]);
+  });
+
+  it('an exporter without a client certificate is refused at the TLS handshake', async () => {
+    const ca = readFileSync(f('ca.pem'));
+    await expect(exportAll(new TraceProto({ url: `https://127.0.0.1:${p.h}/v1/traces`, httpAgentOptions: { ca } }), makeSpans(1))).rejects.toThrow();
+    await expect(exportAll(new TraceGrpc({ url: `https://127.0.0.1:${p.g}`, credentials: grpc.credentials.createSsl(ca), timeoutMillis: 3000 }), makeSpans(1))).rejects.toThrow();
   });
 });
