@@ -16,7 +16,20 @@ const grpcSchema = s.object({
   read_buffer_size: s.size(524288),
   write_buffer_size: s.size(0),
   include_metadata: s.bool(false),
-  keepalive: s.any(),
+  /** The Collector's gRPC keep-alive settings; connection age and idle limits close long-held connections. */
+  keepalive: s.object({
+    server_parameters: s.object({
+      max_connection_idle: s.duration('0s'),
+      max_connection_age: s.duration('0s'),
+      max_connection_age_grace: s.duration('0s'),
+      time: s.duration('2h'),
+      timeout: s.duration('20s'),
+    }),
+    enforcement_policy: s.object({
+      min_time: s.duration('5m'),
+      permit_without_stream: s.bool(false),
+    }),
+  }),
   /** The extension that authenticates requests, e.g. {authenticator: bearertokenauth}. */
   auth: authRef(),
 });

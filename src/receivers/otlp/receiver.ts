@@ -141,6 +141,13 @@ export class OtlpReceiver implements Component {
       'grpc.max_send_message_length': 4 * 1024 * 1024,
     };
     if (g.max_concurrent_streams > 0) opts['grpc.max_concurrent_streams'] = g.max_concurrent_streams;
+    const ka = g.keepalive.server_parameters;
+    if (ka.max_connection_idle > 0) opts['grpc.max_connection_idle_ms'] = ka.max_connection_idle;
+    if (ka.max_connection_age > 0) opts['grpc.max_connection_age_ms'] = ka.max_connection_age;
+    if (ka.max_connection_age_grace > 0) opts['grpc.max_connection_age_grace_ms'] = ka.max_connection_age_grace;
+    opts['grpc.keepalive_time_ms'] = ka.time;
+    opts['grpc.keepalive_timeout_ms'] = ka.timeout;
+    // enforcement_policy is accepted for compatibility; @grpc/grpc-js servers have no ping policy to set.
     const server = new grpc.Server(opts);
     for (const signal of ['traces', 'metrics', 'logs'] as Signal[]) {
       const path = GRPC_SERVICES[signal];
