@@ -4,6 +4,7 @@ import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { batchFactory } from './processors/batch/factory.js';
 import { memoryLimiterFactory } from './processors/memory_limiter/factory.js';
 import { tenantProcessorFactory } from './processors/tenant/factory.js';
+import { tenantLimiterFactory } from './processors/tenant_limiter/factory.js';
 import { signingFactory } from './processors/signing/factory.js';
 import { tailSamplingFactory } from './processors/tail_sampling/factory.js';
 import { probabilisticSamplerFactory } from './processors/probabilistic_sampler/factory.js';
@@ -19,6 +20,9 @@ import { redactionFactory } from './processors/redaction/factory.js';
 import { cardinalityLimitFactory } from './processors/cardinality_limit/factory.js';
 import { prometheusExporterFactory } from './exporters/prometheus/factory.js';
 import { prometheusRemoteWriteExporterFactory } from './exporters/prometheusremotewrite/factory.js';
+import { bearerTokenAuthFactory } from './extensions/bearertokenauth/factory.js';
+import { basicAuthFactory } from './extensions/basicauth/factory.js';
+import { oidcFactory } from './extensions/oidc/factory.js';
 import { spanMetricsConnectorFactory } from './connectors/spanmetrics/factory.js';
 
 export const factories: Factory[] = [
@@ -29,6 +33,7 @@ export const factories: Factory[] = [
   batchFactory,
   memoryLimiterFactory,
   tenantProcessorFactory,
+  tenantLimiterFactory,
   signingFactory,
   tailSamplingFactory,
   probabilisticSamplerFactory,
@@ -47,6 +52,9 @@ export const factories: Factory[] = [
   fileStorageFactory,
   healthCheckFactory,
   sieveDebugFactory,
+  bearerTokenAuthFactory,
+  basicAuthFactory,
+  oidcFactory,
 ];
 
 export function findFactory(kind: Factory['kind'], type: string): Factory | undefined {

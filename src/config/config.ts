@@ -7,6 +7,7 @@ import { parseId } from '../component/component.js';
 import type { Signal } from '../pdata/model.js';
 import { formatIssue, sourceOf, type RawConfig } from './loader.js';
 import { Issues, s, type Infer } from './schema.js';
+import { authRef } from '../extensions/auth/auth.js';
 
 export interface ComponentConfig {
   id: string;
@@ -31,6 +32,8 @@ const telemetrySchema = s.object({
     address: s.endpoint('127.0.0.1:8888'),
     /** The Collector's newer reader form; a pull/prometheus reader sets the address. */
     readers: s.array(s.any()),
+    /** Sieve: authenticates scrapes of /metrics, e.g. {authenticator: basicauth/scrape}. */
+    auth: authRef(),
   }),
   logs: s.object({
     level: s.enum(['debug', 'info', 'warn', 'error'] as const, 'info'),
@@ -55,6 +58,8 @@ export const serviceSchema = s.object({
   admin: s.object({
     endpoint: s.endpoint().optional(),
     bearer_token: s.string().optional(),
+    /** An authenticator extension instead of (or besides) bearer_token. */
+    auth: authRef(),
   }),
   /** Where components keep state (chain state, instance id). */
   data_dir: s.string().optional(),

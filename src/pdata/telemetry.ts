@@ -9,6 +9,7 @@
 // data calls mutate(), which drops the cached bytes so they are re-encoded once.
 import { CODECS, type SignalCodec } from './codec.js';
 import type { ResourceLogs, ResourceMetrics, ResourceSpans, Signal } from './model.js';
+import type { AuthIdentity } from '../extensions/auth/auth.js';
 
 /** Per-request context carried with a batch through the pipeline. */
 export interface RequestContext {
@@ -16,6 +17,8 @@ export interface RequestContext {
   metadata?: Readonly<Record<string, readonly string[]>>;
   /** Tenant id, when tenancy is configured. */
   tenant?: string;
+  /** Who sent the data: the receiver's authenticator, or the client certificate (mTLS). */
+  auth?: AuthIdentity;
   /** Receiver id that accepted the data. */
   receiver?: string;
   /** Durable-acknowledgement handles this batch derives from (see the durable storage layer). */

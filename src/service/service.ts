@@ -1,7 +1,8 @@
 // The running daemon: builds the graph from a config, starts it downstream
 // first, serves self-telemetry and the admin endpoint, and shuts down upstream
 // first so that in-flight data drains through processors and exporters.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { authCounter, guardHttp, resolveServerAuth, secretEquals } from '../extensions/auth/auth.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -130,7 +131,7 @@ export class Service {
         }
         startedNodes.push(n);
       }
-      await this.startServers();
+      await this.startServers(host);
     } catch (e) {
       for (const n of startedNodes.reverse()) await n.component.shutdown().catch(() => undefined);
       for (const s of this.servers) s.close();
@@ -142,7 +143,7 @@ export class Service {
     });
   }
 
-  private async startServers(): Promise<void> {
+  private async startServers(host: Host): Promise<void> {
     const tcfg = this.config.service.telemetry.metrics;
     let addr: string | null = tcfg.address;
     for (const r of tcfg.readers) {
@@ -152,8 +153,11 @@ export class Service {
     if (this.opts.metricsAddress !== undefined) addr = this.opts.metricsAddress;
     if (tcfg.level === 'none') addr = null;
     if (addr) {
-      const srv = createServer((req, res) => {
+      const auth = resolveServerAuth(host, tcfg.auth, 'service::telemetry::metrics');
+      const count = auth ? { listener: 'service::telemetry::metrics', authenticator: tcfg.auth!.authenticator, counter: authCounter(this.telemetry) } : undefined;
+      const srv = createServer(async (req, res) => {
         if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+          if (auth && !(await guardHttp(auth, req, res, count))) return;
           this.telemetry.text().then(
             (body) => {
               res.writeHead(200, { 'Content-Type': this.telemetry.registry.contentType });
@@ -172,22 +176,32 @@ export class Service {
     }
     const admin = this.config.service.admin;
     if (admin.endpoint) {
-      if (!admin.bearer_token) throw new StartError('service::admin::bearer_token: is required when the admin endpoint is on');
-      const token = Buffer.from(admin.bearer_token);
-      const srv = createServer((req, res) => void this.handleAdmin(req, res, token));
+      if (!admin.bearer_token && !admin.auth) throw new StartError('service::admin::bearer_token: is required when the admin endpoint is on (or set service::admin::auth)');
+      const token = admin.bearer_token ? Buffer.from(admin.bearer_token) : undefined;
+      const auth = resolveServerAuth(host, admin.auth, 'service::admin');
+      const count = auth ? { listener: 'service::admin', authenticator: admin.auth!.authenticator, counter: authCounter(this.telemetry) } : undefined;
+      const srv = createServer(async (req, res) => {
+        // With both set, either credential is enough.
+        if (auth && !(token && this.adminTokenOk(req, token)) && !(await guardHttp(auth, req, res, count))) return;
+        void this.handleAdmin(req, res, auth ? undefined : token);
+      });
       this.adminPort = await listen(srv, admin.endpoint, 'service::admin');
       this.servers.push(srv);
     }
   }
 
-  private async handleAdmin(req: IncomingMessage, res: ServerResponse, token: Buffer): Promise<void> {
+  private adminTokenOk(req: IncomingMessage, token: Buffer): boolean {
+    const auth = req.headers.authorization ?? '';
+    return auth.startsWith('Bearer ') && secretEquals(auth.slice(7), token);
+  }
+
+  /** `token`: the bearer token to check here; undefined when the request was already authenticated. */
+  private async handleAdmin(req: IncomingMessage, res: ServerResponse, token: Buffer | undefined): Promise<void> {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    const auth = req.headers.authorization ?? '';
-    const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '');
-    if (given.length !== token.length || !timingSafeEqual(given, token)) {
+    if (token && !this.adminTokenOk(req, token)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return send(401, { error: 'a valid bearer token is required' });
     }

@@ -51,6 +51,7 @@ export interface ScrapeTarget {
   target: string;
   job?: string;
   bearerToken?: string;
+  basicAuth?: { username: string; password: string };
   /** Keep the target's own job/instance labels (the exporter sets them from the resource). */
   honorLabels?: boolean;
 }
@@ -103,6 +104,7 @@ export async function startPrometheus(opts: { targets?: ScrapeTarget[] } = {}): 
       `    scrape_interval: 1s`,
       `    scrape_timeout: 1s`,
       ...(t.bearerToken ? ['    authorization:', `      credentials: ${JSON.stringify(t.bearerToken)}`] : []),
+      ...(t.basicAuth ? ['    basic_auth:', `      username: ${JSON.stringify(t.basicAuth.username)}`, `      password: ${JSON.stringify(t.basicAuth.password)}`] : []),
       `    static_configs:`,
       `      - targets: [${JSON.stringify(t.target)}]`,
     ].join('\n'),

@@ -11,6 +11,7 @@ import { retryDelayFromStatus } from '../../receivers/otlp/status.js';
 import { createIdValidator } from '../otlp_common/validate_ids.js';
 import type { Telemetry } from '../../pdata/telemetry.js';
 import { createExporter } from '../exporterhelper/helper.js';
+import { resolveClientAuth, type ClientAuthenticator } from '../../extensions/auth/auth.js';
 import { parseGrpcEndpoint, type OtlpExporterConfig } from './factory.js';
 
 const PATHS: Record<Signal, string> = {
@@ -42,6 +43,7 @@ export function errorFromGrpc(err: grpc.ServiceError): ConsumerError {
 
 export function createOtlpGrpcExporter(settings: CreateSettings, cfg: OtlpExporterConfig, signal: Signal): ExporterComponent {
   let client: grpc.Client | undefined;
+  let auth: ClientAuthenticator | undefined;
   const ep = parseGrpcEndpoint(cfg.endpoint, cfg.tls.insecure)!;
   const path = PATHS[signal];
   const log = settings.logger;
@@ -50,7 +52,8 @@ export function createOtlpGrpcExporter(settings: CreateSettings, cfg: OtlpExport
     settings,
     signal,
     config: cfg,
-    async start() {
+    async start(host) {
+      auth = resolveClientAuth(host, cfg.auth, `exporters::${settings.id}`);
       let creds: grpc.ChannelCredentials;
       if (ep.secure) {
         const m = loadClientTls(cfg.tls);
@@ -80,6 +83,7 @@ export function createOtlpGrpcExporter(settings: CreateSettings, cfg: OtlpExport
       }
       const md = new grpc.Metadata();
       for (const [k, v] of Object.entries(cfg.headers)) md.set(k.toLowerCase(), v);
+      if (auth) for (const [k, v] of Object.entries(auth.clientHeaders())) md.set(k.toLowerCase(), v);
       if (cfg.tenant_header && data.ctx.tenant) md.set(cfg.tenant_header.toLowerCase(), data.ctx.tenant);
       const body = data.toProto();
       const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);

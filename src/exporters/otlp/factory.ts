@@ -1,4 +1,5 @@
 import type { ExporterFactory } from '../../component/component.js';
+import { authRef } from '../../extensions/auth/auth.js';
 import { s, type Infer } from '../../config/schema.js';
 import { tlsClientSchema } from '../../config/tls.js';
 import { helperFields, validateHelper } from '../exporterhelper/helper.js';
@@ -18,7 +19,8 @@ export const otlpExporterSchema = s.object({
   read_buffer_size: s.any(),
   write_buffer_size: s.any(),
   wait_for_ready: s.bool(false),
-  auth: s.any(),
+  /** Client credentials from an authenticator extension, e.g. {authenticator: bearertokenauth/out}. */
+  auth: authRef(),
   ...helperFields,
 });
 export type OtlpExporterConfig = Infer<typeof otlpExporterSchema>;

@@ -12,6 +12,7 @@ import { CODECS, decodeExportResponse, decodeExportResponseJson } from '../../pd
 import type { Signal } from '../../pdata/model.js';
 import { createIdValidator } from '../otlp_common/validate_ids.js';
 import type { Telemetry } from '../../pdata/telemetry.js';
+import { resolveClientAuth, type ClientAuthenticator } from '../../extensions/auth/auth.js';
 import { createExporter, errorFromHttpStatus } from '../exporterhelper/helper.js';
 import type { OtlpHttpExporterConfig } from './factory.js';
 
@@ -66,10 +67,14 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
   const json = cfg.encoding === 'json';
   const log = settings.logger;
   const checkIds = signal === 'traces' ? createIdValidator(settings) : undefined;
+  let auth: ClientAuthenticator | undefined;
   return createExporter({
     settings,
     signal,
     config: cfg,
+    async start(host) {
+      auth = resolveClientAuth(host, cfg.auth, `exporters::${settings.id}`);
+    },
     async shutdown() {
       agent.destroy();
     },
@@ -86,6 +91,7 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
         'Content-Type': json ? 'application/json' : 'application/x-protobuf',
         'User-Agent': 'sieve',
       };
+      if (auth) Object.assign(headers, auth.clientHeaders());
       if (cfg.tenant_header && data.ctx.tenant) headers[cfg.tenant_header] = data.ctx.tenant;
       if (cfg.compression === 'gzip') {
         body = await gzipAsync(body);

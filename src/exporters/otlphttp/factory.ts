@@ -1,4 +1,5 @@
 import type { ExporterFactory } from '../../component/component.js';
+import { authRef } from '../../extensions/auth/auth.js';
 import { s, isHttpUrl, type Infer } from '../../config/schema.js';
 import { tlsClientSchema } from '../../config/tls.js';
 import { helperFields, validateHelper } from '../exporterhelper/helper.js';
@@ -27,7 +28,8 @@ export const otlpHttpExporterSchema = s.object({
   http2_read_idle_timeout: s.any(),
   http2_ping_timeout: s.any(),
   proxy_url: s.any(),
-  auth: s.any(),
+  /** Client credentials from an authenticator extension, e.g. {authenticator: bearertokenauth/out}. */
+  auth: authRef(),
   ...helperFields,
   timeout: s.duration('30s'),
 });

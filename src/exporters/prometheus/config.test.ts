@@ -50,7 +50,7 @@ describe('prometheus exporter config', () => {
     ['empty const label', { endpoint: ':1', const_labels: { a: '' } }, 'x::const_labels::a: must not be empty'],
     ['zero expiration', { endpoint: ':1', metric_expiration: '0s' }, 'x::metric_expiration: must be greater than 0'],
     ['empty token', { endpoint: ':1', auth: { bearer_token: '' } }, 'x::auth::bearer_token: must not be empty'],
-    ['token missing', { endpoint: ':1', auth: {} }, 'x::auth::bearer_token: is required'],
+    ['token missing', { endpoint: ':1', auth: {} }, 'x::auth: set exactly one of bearer_token or authenticator'],
     ['max_series 0', { endpoint: ':1', max_series: 0 }, 'x::max_series: must be at least 1, got 0'],
     ['unknown key', { endpoint: ':1', metrics_expiration: '1m' }, 'x::metrics_expiration: unknown key "metrics_expiration" (did you mean "metric_expiration"?)'],
     ['tls without cert', { endpoint: ':1', tls: { key_file: '/k' } }, 'x::tls::cert_file: is required when tls is set'],

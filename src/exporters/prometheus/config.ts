@@ -24,10 +24,11 @@ export const prometheusExporterSchema = s.object({
   without_scope_info: s.bool(false),
   /** Most series held at once; new series beyond it are dropped and counted. */
   max_series: s.int(100_000, { min: 1 }),
-  /** Optional bearer token a scraper must present. */
+  /** Scrapers must authenticate: a static bearer token, or an authenticator extension (bearertokenauth, basicauth, oidc). */
   auth: s
     .object({
-      bearer_token: s.string(),
+      bearer_token: s.string().optional(),
+      authenticator: s.string().optional(),
     })
     .optional(),
 });
@@ -44,6 +45,7 @@ export function validatePrometheusExporter(cfg: PrometheusExporterConfig, path: 
   }
   if (cfg.metric_expiration <= 0) issues.error([...path, 'metric_expiration'], 'must be greater than 0');
   if (cfg.auth && cfg.auth.bearer_token === '') issues.error([...path, 'auth', 'bearer_token'], 'must not be empty');
+  if (cfg.auth && (cfg.auth.bearer_token === undefined) === (cfg.auth.authenticator === undefined)) issues.error([...path, 'auth'], 'set exactly one of bearer_token or authenticator');
   if (cfg.tls && !(cfg.tls.cert_file || cfg.tls.cert_pem)) issues.error([...path, 'tls', 'cert_file'], 'is required when tls is set');
   if (cfg.tls && !(cfg.tls.key_file || cfg.tls.key_pem)) issues.error([...path, 'tls', 'key_file'], 'is required when tls is set');
 }

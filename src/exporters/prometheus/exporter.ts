@@ -14,6 +14,7 @@ import { MetricNamer } from '../../prom/naming.js';
 import type { PrometheusExporterConfig } from './config.js';
 import { negotiate, renderOpenMetrics, renderText } from './render.js';
 import { MetricStore } from './store.js';
+import { authCounter, guardHttp, resolveServerAuth, type ServerAuthenticator } from '../../extensions/auth/auth.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -36,6 +37,8 @@ export class PrometheusExporter implements ExporterComponent {
   /** The port actually bound (useful with port 0). */
   port = 0;
 
+  private authenticator: ServerAuthenticator | undefined;
+
   constructor(private readonly settings: CreateSettings, private readonly cfg: PrometheusExporterConfig) {
     const t = settings.telemetry;
     const labels = { exporter: settings.id };
@@ -55,11 +58,12 @@ export class PrometheusExporter implements ExporterComponent {
     this.sent = t.counter('otelcol_exporter_sent_metric_points', 'Number of metric points successfully sent to destination.', ['exporter']);
     this.expired = t.counter('sieve_prometheus_exporter_expired_series_total', 'Series removed after metric_expiration without updates.', ['exporter']);
     this.seriesGauge = t.gauge('sieve_prometheus_exporter_series', 'Series currently exposed.', ['exporter']);
-    this.token = cfg.auth ? Buffer.from(`Bearer ${cfg.auth.bearer_token}`) : undefined;
+    this.token = cfg.auth?.bearer_token !== undefined ? Buffer.from(`Bearer ${cfg.auth.bearer_token}`) : undefined;
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(h: Host): Promise<void> {
     if (this.server || this.shutdownP) return;
+    this.authenticator = resolveServerAuth(h, this.cfg.auth?.authenticator ? { authenticator: this.cfg.auth.authenticator } : undefined, `exporters::${this.settings.id}`);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
     let server: http.Server;
     if (this.cfg.tls) {
@@ -128,7 +132,9 @@ export class PrometheusExporter implements ExporterComponent {
         res.writeHead(405, { Allow: 'GET, HEAD' }).end();
         return;
       }
-      if (!this.authorized(req)) {
+      if (this.authenticator) {
+        if (!(await guardHttp(this.authenticator, req, res, { listener: this.settings.id, authenticator: this.cfg.auth!.authenticator!, counter: authCounter(this.settings.telemetry) }))) return;
+      } else if (!this.authorized(req)) {
         res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="sieve"', 'Content-Type': 'text/plain; charset=utf-8' }).end('unauthorized\n');
         return;
       }

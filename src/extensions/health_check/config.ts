@@ -1,3 +1,4 @@
+import { authRef } from '../auth/auth.js';
 import { s, type Infer, type Issues } from '../../config/schema.js';
 
 export const healthCheckSchema = s.object({
@@ -10,6 +11,8 @@ export const healthCheckSchema = s.object({
   path: s.string('/'),
   /** Answer /readyz with 503 (not 200) while the status is degraded. */
   unready_when_degraded: s.bool(false),
+  /** Authenticates /readyz and the status path (per-component detail); /healthz liveness stays open. */
+  auth: authRef(),
 });
 export type HealthCheckConfig = Infer<typeof healthCheckSchema>;
 

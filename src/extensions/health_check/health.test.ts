@@ -53,7 +53,7 @@ describe('health_check config', () => {
     [{ endpoint: '13133' }, 'extensions::health_check::endpoint: must be host:port, got "13133"'],
     [{ path: 'health' }, 'extensions::health_check::path: must start with "/"'],
     [{ path: '/readyz' }, 'extensions::health_check::path: must differ from /healthz and /readyz, got "/readyz"'],
-    [{ check_collector_pipeline: { enabled: true } }, 'extensions::health_check::check_collector_pipeline: unknown key "check_collector_pipeline"; valid keys: endpoint, path, unready_when_degraded'],
+    [{ check_collector_pipeline: { enabled: true } }, 'extensions::health_check::check_collector_pipeline: unknown key "check_collector_pipeline"; valid keys: endpoint, path, unready_when_degraded, auth'],
   ])('rejects %j', (raw, message) => {
     expect(parse(raw).errors).toEqual([message]);
   });

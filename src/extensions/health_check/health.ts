@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Component, CreateSettings, HealthReport, HealthStatus, Host, PipelineWatcher } from '../../component/component.js';
 import { listen } from '../../service/net.js';
 import type { HealthCheckConfig } from './config.js';
+import { authCounter, guardHttp, resolveServerAuth, type ServerAuthenticator } from '../auth/auth.js';
 
 export interface Readiness {
   status: HealthStatus;
@@ -42,13 +43,15 @@ export class HealthCheck implements Component, PipelineWatcher {
   private readonly startedAt = new Date();
   /** Bound port, once started. */
   port: number | undefined;
+  private auth: ServerAuthenticator | undefined;
 
   constructor(private settings: CreateSettings, private cfg: HealthCheckConfig) {}
 
   async start(host: Host): Promise<void> {
     if (this.server) return;
     this.host = host;
-    const server = createServer((req, res) => this.handle(req, res));
+    this.auth = resolveServerAuth(host, this.cfg.auth, `extensions::${this.settings.id}`);
+    const server = createServer((req, res) => void this.handle(req, res));
     this.port = await listen(server, this.cfg.endpoint, `extensions::${this.settings.id}::endpoint`);
     this.server = server;
     this.settings.logger.info('Health check endpoints are up.', { endpoint: this.cfg.endpoint, port: this.port });
@@ -72,13 +75,17 @@ export class HealthCheck implements Component, PipelineWatcher {
     return { code: unready ? 503 : 200, body };
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
     }
     if (path === '/healthz') return json(res, req, 200, { status: 'ok' });
+    if (this.auth && (path === '/readyz' || path === this.cfg.path)) {
+      const id = await guardHttp(this.auth, req, res, { listener: this.settings.id, authenticator: this.cfg.auth!.authenticator, counter: authCounter(this.settings.telemetry) });
+      if (!id) return;
+    }
     if (path === '/readyz') {
       const r = this.readiness();
       return json(res, req, r.code, r.body);

@@ -8,6 +8,7 @@ import type { ResourceSpans } from '../../pdata/model.js';
 import { listen } from '../../service/net.js';
 import type { SieveDebugConfig } from './config.js';
 import { SpanRing } from './ring.js';
+import { authCounter, guardHttp, resolveServerAuth, type ServerAuthenticator } from '../auth/auth.js';
 
 type Sample = { labels: Record<string, string | number>; value: number };
 type Metrics = Map<string, Sample[]>;
@@ -18,6 +19,7 @@ export class SieveDebug implements Component {
   private unsubscribe: (() => void)[] = [];
   readonly ring: SpanRing;
   port: number | undefined;
+  private auth: ServerAuthenticator | undefined;
 
   constructor(private settings: CreateSettings, private cfg: SieveDebugConfig) {
     this.ring = new SpanRing(cfg.recent_spans);
@@ -26,6 +28,7 @@ export class SieveDebug implements Component {
   async start(host: Host): Promise<void> {
     if (this.server) return;
     this.host = host;
+    this.auth = resolveServerAuth(host, this.cfg.auth, `extensions::${this.settings.id}`);
     const server = createServer((req, res) => void this.handle(req, res));
     this.port = await listen(server, this.cfg.endpoint, `extensions::${this.settings.id}::endpoint`);
     this.server = server;
@@ -54,6 +57,7 @@ export class SieveDebug implements Component {
   notReady(): void {}
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.auth && !(await guardHttp(this.auth, req, res, { listener: this.settings.id, authenticator: this.cfg.auth!.authenticator, counter: authCounter(this.settings.telemetry) }))) return;
     const url = new URL(req.url ?? '/', 'http://debug');
     if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' });
     try {

@@ -49,6 +49,14 @@ class TokensSchema extends Schema<TokenEntry[]> {
 export const tenantProcessorSchema = s.object({
   /** Bearer tokens (the `authorization` client metadata) mapped to tenants. */
   tokens: new TokensSchema(),
+  /**
+   * The authenticated identity names the tenant (receiver `auth` or mTLS): `tenant` (a bearer token's
+   * mapped tenant), `subject` (basic-auth user, OIDC username claim, certificate CN), or an OIDC claim name.
+   * When the request has an identity, it decides: headers and resource attributes cannot override it.
+   */
+  from_auth: s.string().optional(),
+  /** With from_auth: what to do when a header or resource attribute names another tenant: override it, or reject the request (403). */
+  on_conflict: s.enum(['override', 'reject'] as const, 'override'),
   /** A client metadata header that names the tenant, e.g. x-scope-orgid (needs include_metadata on the receiver). */
   from_header: s.string().optional(),
   /** A resource attribute that names the tenant; a batch with several tenants is split. */
@@ -75,7 +83,7 @@ export function validateTenantProcessor(cfg: TenantProcessorConfig, path: string
     const why = e.tenant === '' ? 'a tenant id must not be empty' : tenantIdProblem(e.tenant);
     if (why) issues.error(e.path, why);
   }
-  const hasSource = cfg.tokens.length > 0 || !!cfg.from_header || !!cfg.from_attribute;
+  const hasSource = !!cfg.from_auth || cfg.tokens.length > 0 || !!cfg.from_header || !!cfg.from_attribute;
   if (cfg.default !== undefined) {
     const why = tenantIdProblem(cfg.default);
     if (why) issues.error([...path, 'default'], why);
@@ -86,6 +94,9 @@ export function validateTenantProcessor(cfg: TenantProcessorConfig, path: string
   if (cfg.from_header !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(cfg.from_header)) {
     issues.error([...path, 'from_header'], `must be a header name, got ${JSON.stringify(cfg.from_header)}`);
   }
+  if (cfg.from_auth === '') issues.error([...path, 'from_auth'], 'must name an identity attribute: tenant, subject, or a claim');
+  if (cfg.from_auth && cfg.tokens.length > 0) issues.error([...path, 'tokens'], 'cannot be combined with from_auth; map tokens to tenants in bearertokenauth instead');
+  if (!cfg.from_auth && cfg.on_conflict === 'reject') issues.error([...path, 'on_conflict'], 'applies only with from_auth');
   if (cfg.tokens.length > 0 && (cfg.from_header || cfg.from_attribute)) {
     issues.warn(
       [...path, cfg.from_header ? 'from_header' : 'from_attribute'],

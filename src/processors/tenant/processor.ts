@@ -16,6 +16,7 @@ import { Telemetry } from '../../pdata/telemetry.js';
 import type { SelfTelemetry } from '../../service/telemetry.js';
 import type { TenantProcessorConfig } from './config.js';
 import { attributeAsTenant, isValidTenantId } from './tenant_id.js';
+import type { AuthIdentity } from '../../extensions/auth/auth.js';
 
 type Res = ResourceSpans | ResourceMetrics | ResourceLogs;
 
@@ -69,7 +70,15 @@ function setAttribute(attrs: KeyValue[], key: string, value: string): void {
   attrs.push({ key, value: { type: 'string', value } });
 }
 
-type Reason = 'missing_tenant' | 'unknown_token' | 'invalid_tenant';
+type Reason = 'missing_tenant' | 'unknown_token' | 'invalid_tenant' | 'tenant_conflict';
+
+/** The tenant an identity names under `attr`: tenant, subject, or a string claim. */
+function identityTenant(id: AuthIdentity, attr: string): string | undefined {
+  if (attr === 'tenant') return id.tenant;
+  if (attr === 'subject') return id.subject;
+  const v = id.claims?.[attr];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
 
 export class TenantProcessor implements ProcessorComponent {
   readonly mutatesData: boolean;
@@ -84,7 +93,8 @@ export class TenantProcessor implements ProcessorComponent {
   constructor(private settings: CreateSettings, private cfg: TenantProcessorConfig, private signal: Signal, private next: Consumer) {
     // Stamping an attribute changes the data; passing data on to a mutating
     // consumer means the data must be this pipeline's own copy too.
-    this.mutatesData = cfg.to_attribute !== undefined || next.mutatesData;
+    // With from_auth, a client's own from_attribute value is overwritten with its identity's tenant.
+    this.mutatesData = cfg.to_attribute !== undefined || (cfg.from_auth !== undefined && cfg.from_attribute !== undefined) || next.mutatesData;
     // Tokens are kept as digests: a lookup compares digests, not secrets.
     for (const e of cfg.tokens) this.tokens.set(sha256(e.token), e.tenant);
     this.header = cfg.from_header?.toLowerCase();
@@ -134,7 +144,36 @@ export class TenantProcessor implements ProcessorComponent {
     return undefined;
   }
 
+  /** The identity's tenant; rejects when the identity names none, or (on_conflict: reject) when the request claims another. */
+  private authTenant(data: Telemetry, id: AuthIdentity): string {
+    const tenant = identityTenant(id, this.cfg.from_auth!);
+    if (tenant === undefined || !isValidTenantId(tenant)) {
+      throw this.reject(tenant === undefined ? 'missing_tenant' : 'invalid_tenant', data.itemCount(), new ConsumerError('permission_denied', 'the authenticated identity names no valid tenant', { code: 'SIEVE_ERR_NO_TENANT' }));
+    }
+    if (this.cfg.on_conflict === 'reject') {
+      const claimed: string[] = [];
+      const h = this.header ? data.ctx.metadata?.[this.header]?.[0] : undefined;
+      if (h) claimed.push(h);
+      if (this.cfg.from_attribute) {
+        for (const r of data.read() as readonly Res[]) {
+          const a = attributeAsTenant(r.resource.attributes, this.cfg.from_attribute);
+          if (a !== undefined) claimed.push(a);
+        }
+      }
+      if (claimed.some((c) => c !== tenant)) {
+        throw this.reject('tenant_conflict', data.itemCount(), new ConsumerError('permission_denied', 'the request names a tenant other than its identity', { code: 'SIEVE_ERR_TENANT_CONFLICT' }));
+      }
+    } else if (this.cfg.from_attribute) {
+      for (const r of data.mutate() as Res[]) {
+        if (attributeAsTenant(r.resource.attributes, this.cfg.from_attribute) !== undefined) setAttribute(r.resource.attributes, this.cfg.from_attribute, tenant);
+      }
+    }
+    return tenant;
+  }
+
   async consume(data: Telemetry): Promise<ConsumeResult> {
+    const id = this.cfg.from_auth !== undefined ? data.ctx.auth : undefined;
+    if (id) return this.forward(data, this.authTenant(data, id));
     const tenant = this.requestTenant(data);
     if (tenant !== undefined) return this.forward(data, tenant);
     if (this.cfg.from_attribute) return this.byAttribute(data, this.cfg.from_attribute);

@@ -1,5 +1,6 @@
 import { s, type Infer, type Issues } from '../../config/schema.js';
 import { tlsServerSchema } from '../../config/tls.js';
+import { authRef } from '../../extensions/auth/auth.js';
 import { durableSchema } from '../../durable/config.js';
 
 const grpcSchema = s.object({
@@ -8,12 +9,29 @@ const grpcSchema = s.object({
   tls: s.presence(tlsServerSchema),
   /** Largest message accepted, after decompression. */
   max_recv_msg_size_mib: s.number(4, { min: 0 }),
-  max_concurrent_streams: s.int(0, { min: 0 }),
+  /** Concurrent streams per HTTP/2 connection (0: unlimited). */
+  max_concurrent_streams: s.int(100, { min: 0 }),
+  /** Sieve: requests being processed at once on this listener; beyond it new ones get UNAVAILABLE with RetryInfo (0: unlimited). */
+  max_in_flight_requests: s.int(1000, { min: 0 }),
   read_buffer_size: s.size(524288),
   write_buffer_size: s.size(0),
   include_metadata: s.bool(false),
-  keepalive: s.any(),
-  auth: s.any(),
+  /** The Collector's gRPC keep-alive settings; connection age and idle limits close long-held connections. */
+  keepalive: s.object({
+    server_parameters: s.object({
+      max_connection_idle: s.duration('0s'),
+      max_connection_age: s.duration('0s'),
+      max_connection_age_grace: s.duration('0s'),
+      time: s.duration('2h'),
+      timeout: s.duration('20s'),
+    }),
+    enforcement_policy: s.object({
+      min_time: s.duration('5m'),
+      permit_without_stream: s.bool(false),
+    }),
+  }),
+  /** The extension that authenticates requests, e.g. {authenticator: bearertokenauth}. */
+  auth: authRef(),
 });
 
 const corsSchema = s.object({
@@ -34,11 +52,22 @@ const httpSchema = s.object({
   metrics_url_path: s.string('/v1/metrics'),
   logs_url_path: s.string('/v1/logs'),
   compression_algorithms: s.array(s.string()),
-  read_header_timeout: s.duration('0s'),
+  /** Time to receive a request's headers; a slow client (slowloris) is cut off after it. */
+  read_header_timeout: s.duration('10s'),
+  /** Time to receive a whole request, body included. */
+  read_timeout: s.duration('30s'),
   write_timeout: s.duration('0s'),
-  idle_timeout: s.duration('0s'),
+  /** How long an idle keep-alive connection is kept open. */
+  idle_timeout: s.duration('60s'),
+  /** Sieve: open connections at most; further ones are closed at once (0: unlimited). */
+  max_connections: s.int(4096, { min: 0 }),
+  /** Sieve: requests served on one keep-alive connection before it is closed (0: unlimited). */
+  max_requests_per_connection: s.int(0, { min: 0 }),
+  /** Sieve: requests being processed at once; beyond it new ones get 503 + Retry-After (0: unlimited). */
+  max_in_flight_requests: s.int(1000, { min: 0 }),
   response_headers: s.map(s.string()),
-  auth: s.any(),
+  /** The extension that authenticates requests, e.g. {authenticator: bearertokenauth}. */
+  auth: authRef(),
 });
 
 export const otlpReceiverSchema = s.object({

@@ -17,6 +17,7 @@ import { listen, StartError } from '../../service/net.js';
 import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
 import { mapError, rpcStatusWithRetryInfo } from './status.js';
 import { DurableIngest } from '../../durable/ingest.js';
+import { AuthError, authCounter, certIdentity, guardHttp, httpPeerIdentity, resolveServerAuth, type AuthIdentity, type ServerAuthenticator } from '../../extensions/auth/auth.js';
 
 const GRPC_SERVICES: Record<Signal, string> = {
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
@@ -47,6 +48,12 @@ export class OtlpReceiver implements Component {
   /** Durable acknowledgement, when `durable` is enabled (src/durable). */
   private durable: DurableIngest | undefined;
 
+  private grpcAuth: ServerAuthenticator | undefined;
+  /** Requests being handled, per transport, for max_in_flight_requests. */
+  private busy = { grpc: 0, http: 0 };
+  private httpAuth: ServerAuthenticator | undefined;
+  private readonly authCount;
+
   private readonly accepted: Record<Signal, (transport: string, n: number) => void>;
   private readonly refused: Record<Signal, (transport: string, n: number) => void>;
 
@@ -59,6 +66,7 @@ export class OtlpReceiver implements Component {
     };
     this.accepted = { traces: mk('accepted', 'traces'), metrics: mk('accepted', 'metrics'), logs: mk('accepted', 'logs') };
     this.refused = { traces: mk('refused', 'traces'), metrics: mk('refused', 'metrics'), logs: mk('refused', 'logs') };
+    this.authCount = authCounter(t);
     // --- durable acknowledgement (src/durable) ---
     if (cfg.durable?.enabled) {
       const d = new DurableIngest(settings, cfg.durable);
@@ -71,6 +79,8 @@ export class OtlpReceiver implements Component {
     // Requests stored but not delivered by an earlier run are replayed before the ports open.
     if (this.durable) await this.durable.start(host, this.next);
     const { grpc: g, http: h } = this.cfg.protocols;
+    this.grpcAuth = resolveServerAuth(host, g?.auth, `receivers::${this.settings.id}::protocols::grpc`);
+    this.httpAuth = resolveServerAuth(host, h?.auth, `receivers::${this.settings.id}::protocols::http`);
     if (g) await this.startGrpc(g);
     try {
       if (h) await this.startHttp(h);
@@ -116,8 +126,10 @@ export class OtlpReceiver implements Component {
     }
   }
 
-  private metadataCtx(include: boolean, headers: () => Record<string, string[]>): RequestContext {
-    return include ? { receiver: this.settings.id, metadata: headers() } : { receiver: this.settings.id };
+  private metadataCtx(include: boolean, headers: () => Record<string, string[]>, auth?: AuthIdentity): RequestContext {
+    const ctx: RequestContext = include ? { receiver: this.settings.id, metadata: headers() } : { receiver: this.settings.id };
+    if (auth) ctx.auth = auth;
+    return ctx;
   }
 
   // ---------------------------------------------------------------- gRPC
@@ -129,6 +141,13 @@ export class OtlpReceiver implements Component {
       'grpc.max_send_message_length': 4 * 1024 * 1024,
     };
     if (g.max_concurrent_streams > 0) opts['grpc.max_concurrent_streams'] = g.max_concurrent_streams;
+    const ka = g.keepalive.server_parameters;
+    if (ka.max_connection_idle > 0) opts['grpc.max_connection_idle_ms'] = ka.max_connection_idle;
+    if (ka.max_connection_age > 0) opts['grpc.max_connection_age_ms'] = ka.max_connection_age;
+    if (ka.max_connection_age_grace > 0) opts['grpc.max_connection_age_grace_ms'] = ka.max_connection_age_grace;
+    opts['grpc.keepalive_time_ms'] = ka.time;
+    opts['grpc.keepalive_timeout_ms'] = ka.timeout;
+    // enforcement_policy is accepted for compatibility; @grpc/grpc-js servers have no ping policy to set.
     const server = new grpc.Server(opts);
     for (const signal of ['traces', 'metrics', 'logs'] as Signal[]) {
       const path = GRPC_SERVICES[signal];
@@ -158,6 +177,43 @@ export class OtlpReceiver implements Component {
   }
 
   private handleGrpc(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+    if (g.max_in_flight_requests > 0 && this.busy.grpc >= g.max_in_flight_requests) {
+      const md = new grpc.Metadata();
+      md.set('grpc-status-details-bin', rpcStatusWithRetryInfo(grpc.status.UNAVAILABLE, 'too many requests in flight', 1));
+      return cb({ code: grpc.status.UNAVAILABLE, details: 'too many requests in flight', metadata: md });
+    }
+    this.busy.grpc++;
+    let done = false;
+    const cb0 = cb;
+    cb = ((...args: Parameters<typeof cb0>) => {
+      if (!done) {
+        done = true;
+        this.busy.grpc--;
+      }
+      cb0(...args);
+    }) as typeof cb;
+    // A refused call learns only UNAUTHENTICATED; the message is not looked at.
+    const auth = this.grpcAuth;
+    if (!auth) return this.handleGrpcAuthed(signal, g, call, cb, grpcPeerIdentity(call));
+    const md = call.metadata.getMap();
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(md)) headers[k.toLowerCase()] = typeof v === 'string' ? v : undefined;
+    const authenticator = g.auth!.authenticator;
+    auth.authenticate(headers).then(
+      (id) => {
+        this.authCount.inc({ listener: `${this.settings.id}/grpc`, authenticator, outcome: 'ok' });
+        this.handleGrpcAuthed(signal, g, call, cb, id);
+      },
+      (e) => {
+        this.authCount.inc({ listener: `${this.settings.id}/grpc`, authenticator, outcome: e instanceof AuthError ? e.reason : 'invalid' });
+        const md = new grpc.Metadata();
+        md.set('www-authenticate', `${auth.challenge} realm="sieve"`);
+        cb({ code: grpc.status.UNAUTHENTICATED, details: 'unauthenticated', metadata: md });
+      },
+    );
+  }
+
+  private handleGrpcAuthed(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>, id: AuthIdentity | undefined): void {
     const fail = (err: ConsumerError) => {
       const m = mapError(err);
       const md = new grpc.Metadata();
@@ -172,7 +228,7 @@ export class OtlpReceiver implements Component {
         const out: Record<string, string[]> = {};
         for (const [k, v] of Object.entries(call.metadata.getMap())) out[k.toLowerCase()] = [typeof v === 'string' ? v : v.toString('base64')];
         return out;
-      });
+      }, id);
       data = Telemetry.fromProto(signal, buf, count, ctx);
     } catch (e) {
       this.refused[signal]('grpc', 0);
@@ -198,14 +254,18 @@ export class OtlpReceiver implements Component {
     if (h.tls) {
       const m = loadServerTls(h.tls);
       server = createHttpsServer(
-        { cert: m.cert, key: m.key, ca: m.clientCa ?? m.ca, requestCert: !!m.clientCa, rejectUnauthorized: !!m.clientCa, minVersion: tlsVersion(h.tls.min_version) },
+        { connectionsCheckingInterval: checkInterval(h), cert: m.cert, key: m.key, ca: m.clientCa ?? m.ca, requestCert: !!m.clientCa, rejectUnauthorized: !!m.clientCa, minVersion: tlsVersion(h.tls.min_version) },
         handler,
       ) as unknown as Server;
     } else {
-      server = createHttpServer(handler);
+      server = createHttpServer({ connectionsCheckingInterval: checkInterval(h) }, handler);
     }
-    server.keepAliveTimeout = 65_000;
-    server.requestTimeout = 0;
+    // Edge limits: slow or idle clients cannot hold sockets, and the socket count is bounded.
+    server.headersTimeout = h.read_header_timeout;
+    server.requestTimeout = h.read_timeout > 0 ? Math.max(h.read_timeout, h.read_header_timeout) : 0;
+    server.keepAliveTimeout = h.idle_timeout;
+    if (h.max_connections > 0) server.maxConnections = h.max_connections;
+    if (h.max_requests_per_connection > 0) server.maxRequestsPerSocket = h.max_requests_per_connection;
     this.httpPort = await listen(server, h.endpoint, `receivers::${this.settings.id}::protocols::http::endpoint`);
     this.httpServer = server;
     this.settings.logger.info('Starting HTTP server', { endpoint: h.endpoint, port: this.httpPort });
@@ -219,6 +279,21 @@ export class OtlpReceiver implements Component {
     for (const [k, v] of Object.entries(h.response_headers)) res.setHeader(k, v);
     if (h.cors && this.applyCors(h, req, res)) return;
     if (!signal) return plain(res, 404, `404 page not found: ${path}\n`);
+    if (h.max_in_flight_requests > 0 && this.busy.http >= h.max_in_flight_requests) {
+      req.resume();
+      res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'text/plain; charset=utf-8' });
+      return void res.end('503 too many requests in flight\n');
+    }
+    this.busy.http++;
+    res.once('close', () => this.busy.http--);
+    const peer = httpPeerIdentity(req);
+    if (!this.httpAuth) return this.handleHttpAuthed(signal, h, allowed, req, res, peer);
+    void guardHttp(this.httpAuth, req, res, { listener: `${this.settings.id}/http`, authenticator: h.auth!.authenticator, counter: this.authCount }).then((id) => {
+      if (id) this.handleHttpAuthed(signal, h, allowed, req, res, id);
+    });
+  }
+
+  private handleHttpAuthed(signal: Signal, h: HttpConfig, allowed: Set<string> | undefined, req: IncomingMessage, res: ServerResponse, id: AuthIdentity | undefined): void {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return plain(res, 405, `405 method not allowed, supported: [POST]\n`);
@@ -250,7 +325,7 @@ export class OtlpReceiver implements Component {
               (out[k] ??= []).push(req.rawHeaders[i + 1]!);
             }
             return out;
-          });
+          }, id);
         } catch (e) {
           this.refused[signal]('http', 0);
           const err = e instanceof DecodeError || e instanceof SyntaxError ? invalidError(`malformed ${signal} request: ${(e as Error).message}`) : asConsumerError(e);
@@ -332,6 +407,18 @@ export class OtlpReceiver implements Component {
     })();
     return this.shutdownP;
   }
+}
+
+/** The verified client certificate of a gRPC call (mTLS), if any. */
+function grpcPeerIdentity(call: grpc.ServerUnaryCall<Buffer, Buffer>): AuthIdentity | undefined {
+  const ac = (call as { getAuthContext?: () => { sslPeerCertificate?: Parameters<typeof certIdentity>[0] } | null }).getAuthContext?.();
+  return certIdentity(ac?.sslPeerCertificate);
+}
+
+/** How often Node checks header/request timeouts: often enough that a timeout is enforced within a quarter of it. */
+function checkInterval(h: HttpConfig): number {
+  const t = [h.read_header_timeout, h.read_timeout].filter((x) => x > 0);
+  return t.length ? Math.max(100, Math.min(30_000, Math.floor(Math.min(...t) / 4))) : 30_000;
 }
 
 function escapeRe(s: string): string {
