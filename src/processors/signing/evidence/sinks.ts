@@ -96,7 +96,9 @@ export class LogManifestSink implements ManifestSink {
 
   private target(): Consumer {
     if (this.exporter) return this.exporter;
-    const c = this.host.components().get(this.id);
+    // An exporter used by several signals has one instance per signal; the logs one is `id[logs]` unless it came first.
+    const all = this.host.components();
+    const c = all.get(`${this.id}[logs]`) ?? all.get(this.id);
     if (!c || c.kind !== 'exporter') throw new Error(`evidence.logs_exporter: no running exporter "${this.id}" (it must be used by a logs pipeline)`);
     return (this.exporter = c.component as unknown as Consumer);
   }
