@@ -126,7 +126,14 @@ export async function main(argv: string[]): Promise<number> {
     const prefix = i >= 0 ? args[i + 1] : undefined;
     if (!prefix || args.length !== 2) throw new UsageError('keygen needs --out PREFIX');
     const mod = (await import(KEYS_MODULE)) as { writeKeyPair(p: string): { privateFile: string; publicFile: string } };
-    const r = mod.writeKeyPair(prefix);
+    let r: { privateFile: string; publicFile: string };
+    try {
+      r = mod.writeKeyPair(prefix);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      process.stderr.write(`Error: cannot write the key pair: ${code === 'EEXIST' ? `${(e as NodeJS.ErrnoException).path} exists (EEXIST); keygen never overwrites` : (e as Error).message}\n`);
+      return 1;
+    }
     process.stdout.write(`wrote ${r.privateFile} (private, mode 0600) and ${r.publicFile} (public)\n`);
     return 0;
   }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Consumer, ConsumeResult } from '../component/component.js';
 import { Issues } from '../config/schema.js';
 import { logsCodec, tracesCodec } from '../pdata/codec.js';
+import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from '../pdata/json/index.js';
 import type { ResourceLogs, ResourceSpans } from '../pdata/model.js';
 import { Telemetry } from '../pdata/telemetry.js';
 import { signingSchema, validateSigning } from '../processors/signing/config.js';
@@ -14,7 +15,8 @@ import { PAYLOAD_TYPE } from '../processors/signing/evidence/manifest.js';
 import { nopLogger } from '../service/logger.js';
 import { SelfTelemetry } from '../service/telemetry.js';
 import { logs, traces } from '../../test/helpers/model.js';
-import { tempDir, testHost } from '../../test/helpers/sieve.js';
+import { CLI, tempDir, testHost } from '../../test/helpers/sieve.js';
+import { spawnSync } from 'node:child_process';
 import { runVerify } from './index.js';
 
 const SECRET = 'hex:' + Buffer.alloc(32, 0x11).toString('hex');
@@ -92,6 +94,44 @@ describe('sieve verify --pubkey: evidence manifests', () => {
     const v = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, r.data]);
     expect(v.exitCode).toBe(0);
     expect(v.output).toContain('12 in their manifest');
+  });
+
+  it('reads OTLP protobuf files and Tempo trace-by-id responses (partial: each item in its manifest)', async () => {
+    const r = await produce();
+    const pb = join(r.dir, 'batch.pb');
+    const all = r.lines.flatMap((l) => tracesCodec.decodeJson(l));
+    writeFileSync(pb, tracesCodec.encode(all));
+    const v = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, pb]);
+    expect(v.output).toContain('12 checked, 12 in their manifest');
+    expect(v.exitCode).toBe(0);
+    // Tempo's /api/traces/<id>: one trace's spans, base64 ids, enum names.
+    const o = JSON.parse(r.lines[1]!);
+    const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+    const trace = o.resourceSpans[0].scopeSpans[0].spans[0].traceId;
+    for (const rs of o.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        ss.spans = ss.spans.filter((sp: any) => sp.traceId === trace);
+        for (const sp of ss.spans) {
+          sp.traceId = b64(sp.traceId);
+          sp.spanId = b64(sp.spanId);
+          if (sp.parentSpanId) sp.parentSpanId = b64(sp.parentSpanId);
+          if (sp.kind) sp.kind = SPAN_KIND_NAMES[sp.kind];
+          const st = sp.status ?? {};
+          sp.status = { ...(st.message ? { message: st.message } : {}), ...(st.code ? { code: STATUS_CODE_NAMES[st.code] } : {}) };
+        }
+      }
+    }
+    const tempo = join(r.dir, 'tempo.json');
+    writeFileSync(tempo, JSON.stringify({ batches: o.resourceSpans }));
+    const t = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, tempo]);
+    expect(t.output).toContain('(partial input: completeness not checked)');
+    expect(t.output).toMatch(/items: +[1-3] checked, [1-3] in their manifest, 0 problem/);
+    expect(t.exitCode).toBe(0);
+    o.resourceSpans[0].scopeSpans[0].spans[0].name = 'forged';
+    writeFileSync(tempo, JSON.stringify({ batches: o.resourceSpans }));
+    const f = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, '-q', tempo]);
+    expect(f.exitCode).toBe(1);
+    expect(f.output).toMatch(/tempo\.json batches\[0\]\.scopeSpans\[0\]\.spans\[0\] span \S+ "forged": extra: not an item of stream inst-a\/traces\/default seq 2 .*\(inserted or altered\)/);
   });
 
   describe('tamper matrix', () => {
@@ -250,6 +290,19 @@ describe('sieve verify --pubkey: evidence manifests', () => {
       expect(none.exitCode).toBe(1);
       expect(none.output).toMatch(/never sent/);
     });
+  });
+
+  it('sieve keygen writes a key pair (private key mode 0600) and refuses to overwrite', () => {
+    const dir = tempDir();
+    const prefix = join(dir, 'ev');
+    const r = spawnSync(process.execPath, [CLI, 'keygen', '--out', prefix], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(statSync(`${prefix}.key`).mode & 0o777).toBe(0o600);
+    expect(readFileSync(`${prefix}.pub`, 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    const again = spawnSync(process.execPath, [CLI, 'keygen', '--out', prefix], { encoding: 'utf8' });
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toMatch(/EEXIST/);
+    expect(spawnSync(process.execPath, [CLI, 'keygen'], { encoding: 'utf8' }).status).toBe(2);
   });
 
   it('config: evidence needs chain: true and a sink; bad keys are named with their path', () => {
