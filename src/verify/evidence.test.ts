@@ -16,7 +16,14 @@ import { nopLogger } from '../service/logger.js';
 import { SelfTelemetry } from '../service/telemetry.js';
 import { logs, traces } from '../../test/helpers/model.js';
 import { CLI, tempDir, testHost } from '../../test/helpers/sieve.js';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EncapsulatedContent, EncapsulatedContentInfo, SignedData, id_signedData } from '@peculiar/asn1-cms';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { MessageImprint, PKIStatusInfo, TSTInfo, TimeStampReq, TimeStampResp, TimeStampToken, id_ct_tstInfo } from '@peculiar/asn1-tsp';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { OID_SHA256, parseRequest, timestampRequest } from '../processors/signing/evidence/tsa.js';
 import { runVerify } from './index.js';
 
 const SECRET = 'hex:' + Buffer.alloc(32, 0x11).toString('hex');
@@ -45,7 +52,7 @@ function keys(dir: string, name: string): { key: string; pub: string } {
 }
 
 /** Signs `batches` batches of 3 spans through the real processor with evidence; data as JSON lines. */
-async function produce(opts: { batches?: number; dir?: string; kid?: string; key?: string; previous?: { kid: string; key: string }[]; signal?: 'traces' | 'logs'; leaves?: boolean } = {}): Promise<Run> {
+async function produce(opts: { batches?: number; dir?: string; kid?: string; key?: string; previous?: { kid: string; key: string }[]; signal?: 'traces' | 'logs'; leaves?: boolean; tsa?: string } = {}): Promise<Run> {
   const dir = opts.dir ?? tempDir('sieve-evidence-');
   const k = opts.key ? { key: opts.key, pub: '' } : keys(dir, 'ev1');
   const manifests = join(dir, 'manifests.jsonl');
@@ -59,6 +66,7 @@ async function produce(opts: { batches?: number; dir?: string; kid?: string; key
       private_key_file: k.key,
       previous_keys: (opts.previous ?? []).map((p) => ({ kid: p.kid, private_key_file: p.key })),
       file: { path: manifests, include_leaves: opts.leaves ?? true },
+      ...(opts.tsa ? { timestamp_authority: opts.tsa } : {}),
     },
   };
   const cfg = signingSchema.parse(raw, [], issues);
@@ -303,6 +311,83 @@ describe('sieve verify --pubkey: evidence manifests', () => {
     expect(again.status).not.toBe(0);
     expect(again.stderr).toMatch(/EEXIST/);
     expect(spawnSync(process.execPath, [CLI, 'keygen'], { encoding: 'utf8' }).status).toBe(2);
+  });
+
+  describe('RFC 3161 timestamps', () => {
+    /** A TSA on loopback, written from RFC 3161: POST application/timestamp-query, answer a TimeStampResp (granted) with a TSTInfo in a SignedData. */
+    async function startTsa(): Promise<{ url: string; server: Server; requests: number }> {
+      const st = { url: '', server: undefined as unknown as Server, requests: 0 };
+      st.server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          st.requests++;
+          if (req.method !== 'POST' || req.headers['content-type'] !== 'application/timestamp-query') {
+            res.writeHead(400).end();
+            return;
+          }
+          const q = AsnConvert.parse(Buffer.concat(chunks), TimeStampReq);
+          const tst = new TSTInfo({
+            version: 1,
+            policy: '1.3.6.1.4.1.99999.1',
+            messageImprint: new MessageImprint({ hashAlgorithm: new AlgorithmIdentifier({ algorithm: q.messageImprint.hashAlgorithm.algorithm }), hashedMessage: new OctetString(q.messageImprint.hashedMessage.buffer) }),
+            serialNumber: new Uint8Array([st.requests]).buffer,
+            genTime: new Date('2026-12-06T04:00:00Z'),
+            ordering: false,
+            ...(q.nonce ? { nonce: q.nonce } : {}),
+          });
+          const sd = new SignedData({ version: 3, encapContentInfo: new EncapsulatedContentInfo({ eContentType: id_ct_tstInfo, eContent: new EncapsulatedContent({ single: new OctetString(AsnConvert.serialize(tst)) }) }) });
+          const resp = new TimeStampResp({ status: new PKIStatusInfo({ status: 0 }), timeStampToken: new TimeStampToken({ contentType: id_signedData, content: AsnConvert.serialize(sd) }) });
+          res.writeHead(200, { 'content-type': 'application/timestamp-reply' }).end(Buffer.from(AsnConvert.serialize(resp)));
+        });
+      });
+      await new Promise<void>((r) => st.server.listen(0, '127.0.0.1', r));
+      st.url = `http://127.0.0.1:${(st.server.address() as AddressInfo).port}/tsa`;
+      return st;
+    }
+
+    it('each manifest digest gets a token; verify checks the imprint, and a token moved to another manifest fails', async () => {
+      const tsa = await startTsa();
+      try {
+        const r = await produce({ tsa: tsa.url });
+        expect(tsa.requests).toBe(4);
+        const man = readFileSync(r.manifests, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        expect(man.every((m) => typeof m.timestamp === 'string')).toBe(true);
+        const v = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, r.data]);
+        expect(v.output).toContain('timestamped 2026-12-06T04:00:00.000Z');
+        expect(v.exitCode).toBe(0);
+        [man[1].timestamp, man[2].timestamp] = [man[2].timestamp, man[1].timestamp];
+        writeFileSync(r.manifests, man.map((m) => JSON.stringify(m) + '\n').join(''));
+        const w = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, '-q', r.data]);
+        expect(w.exitCode).toBe(1);
+        expect(w.output).toMatch(/manifests\.jsonl:2: stream inst-a\/traces\/default seq 2: the RFC 3161 timestamp's message imprint is not this manifest's digest/);
+      } finally {
+        tsa.server.close();
+      }
+    });
+
+    it('without a TSA nothing is sent; a TSA that is down leaves manifests without a token', async () => {
+      const tsa = await startTsa();
+      await produce();
+      expect(tsa.requests).toBe(0);
+      tsa.server.close();
+      const r = await produce({ tsa: tsa.url, batches: 1 });
+      expect(JSON.parse(readFileSync(r.manifests, 'utf8')).timestamp).toBeUndefined();
+      expect((await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, r.data])).exitCode).toBe(0);
+    });
+
+    it('requests agree with OpenSSL: ours parse in openssl ts, openssl ts -query parses in ours', () => {
+      const dir = tempDir();
+      const digest = Buffer.alloc(32, 0x5a);
+      writeFileSync(join(dir, 'ours.tsq'), timestampRequest(digest).der);
+      const text = execFileSync('openssl', ['ts', '-query', '-in', join(dir, 'ours.tsq'), '-text'], { encoding: 'utf8' });
+      expect(text).toMatch(/Hash Algorithm: sha256/);
+      expect(text.replace(/[^0-9a-f]/gi, ' ')).toContain('5a 5a 5a');
+      execFileSync('openssl', ['ts', '-query', '-digest', digest.toString('hex'), '-sha256', '-out', join(dir, 'openssl.tsq')]);
+      const q = parseRequest(readFileSync(join(dir, 'openssl.tsq')));
+      expect(q.algorithm).toBe(OID_SHA256);
+      expect(q.digest.equals(digest)).toBe(true);
+    });
   });
 
   it('config: evidence needs chain: true and a sink; bad keys are named with their path', () => {

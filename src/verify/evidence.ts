@@ -17,6 +17,7 @@ import { loadPublicKeyFile } from '../processors/signing/evidence/keys.js';
 import { MANIFEST_EVENT, PAYLOAD_TYPE, decodeManifest, manifestDigest, parseRecord, type Manifest, type ManifestRecord } from '../processors/signing/evidence/manifest.js';
 import { HASH_SIZE, inclusionProof, leafHash, rootOfConcat, splitLeaves, verifyInclusion } from '../processors/signing/evidence/merkle.js';
 import { readInput, type InputFile } from './readers.js';
+import { OID_SHA256, readToken } from '../processors/signing/evidence/tsa.js';
 
 export const PROOF_TYPE = 'sieve.evidence.proof/v1';
 
@@ -201,8 +202,21 @@ export class EvidenceVerifier {
         this.fail(`${where}: ${label}: the leaf list beside the manifest does not match its signed root (leaf list altered); items are checked against the root only`);
       } else at.leaves = splitLeaves(raw);
     }
+    let stamped = '';
+    if (rec.timestamp !== undefined) {
+      try {
+        const t = readToken(Buffer.from(rec.timestamp, 'base64'));
+        if (t.algorithm !== OID_SHA256 || !t.digest.equals(Buffer.from(at.digest, 'base64'))) {
+          this.stats.manifestFailures++;
+          this.fail(`${where}: ${label}: the RFC 3161 timestamp's message imprint is not this manifest's digest (token moved or manifest altered)`);
+        } else stamped = `, timestamped ${t.genTime.toISOString()}`;
+      } catch (e) {
+        this.stats.manifestFailures++;
+        this.fail(`${where}: ${label}: the RFC 3161 timestamp token is unreadable (${(e as Error).message})`);
+      }
+    }
     this.manifests.push(at);
-    this.pass(`${where} manifest ${label} kid=${m.kid}${m.prev_kid ? ` (hand-over from ${m.prev_kid})` : ''}, ${m.tree_size} item(s)`);
+    this.pass(`${where} manifest ${label} kid=${m.kid}${m.prev_kid ? ` (hand-over from ${m.prev_kid})` : ''}, ${m.tree_size} item(s)${stamped}`);
   }
 
   /** A data file: items are grouped by their batch chain stamp; manifest log records are taken as manifests. */

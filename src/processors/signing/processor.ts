@@ -80,7 +80,7 @@ export class SigningProcessor implements ProcessorComponent {
     const ticket = chain.stamp(resources, macs!);
     let sealed: Promise<unknown> | undefined;
     try {
-      sealed = this.evidence?.seal(chain.head().stream, ticket.seq).catch((e) => this.settings.logger.error('Cannot deliver an evidence manifest to the logs exporter', { error: e }));
+      sealed = this.evidence?.seal(chain.head().stream, ticket.seq).catch((e) => this.settings.logger.error('Cannot deliver an evidence manifest', { error: e }));
       if (sealed) this.settings.telemetry.counter('sieve_signing_evidence_manifests', 'Evidence manifests signed and written.', ['processor', 'signal']).inc(this.labels);
     } catch (e) {
       chain.nack(ticket);

@@ -29,6 +29,10 @@ export const evidenceSchema = s.presence(
     ),
     /** Id of a logs exporter (e.g. `loki`, `otlp/audit`) that also gets one log record per manifest. */
     logs_exporter: s.string().optional(),
+    /** RFC 3161 TSA URL: each manifest digest is timestamped, the token stored beside the manifest. Nothing is sent when unset. */
+    timestamp_authority: s.url().optional(),
+    /** How long to wait for the TSA; a manifest is written without a token after that. */
+    timestamp_timeout: s.duration('5s'),
   }),
 );
 export type EvidenceConfig = NonNullable<Infer<typeof evidenceSchema>>;

@@ -59,7 +59,7 @@ bench.add('seal: manifest + Ed25519 DSSE (per batch)', () => {
 const dir = mkdtempSync(join(tmpdir(), 'sieve-evidence-bench-'));
 writeFileSync(join(dir, 'ev.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
 const recorder = new EvidenceRecorder({
-  cfg: { kid: 'ev1', private_key_file: join(dir, 'ev.key'), private_key: undefined, previous_keys: [], file: { path: join(dir, 'm.jsonl'), max_megabytes: 100, max_backups: 0, include_leaves: false }, logs_exporter: undefined },
+  cfg: { kid: 'ev1', private_key_file: join(dir, 'ev.key'), private_key: undefined, previous_keys: [], file: { path: join(dir, 'm.jsonl'), max_megabytes: 100, max_backups: 0, include_leaves: false }, logs_exporter: undefined, timestamp_authority: undefined, timestamp_timeout: 5000 },
   statePath: join(dir, 'state.json'),
   logger: nopLogger,
   now: Date.now,

@@ -17,6 +17,7 @@ import { loadPrivateKey } from './keys.js';
 import { MANIFEST_TYPE, PAYLOAD_TYPE, encodeManifest, manifestDigest, type Manifest, type ManifestRecord } from './manifest.js';
 import { LeafBuffer, rootOfConcat } from './merkle.js';
 import { FileManifestSink, LogManifestSink, type ManifestSink } from './sinks.js';
+import { requestTimestamp } from './tsa.js';
 
 export interface EvidenceState {
   version: 1;
@@ -48,6 +49,8 @@ export class EvidenceRecorder {
   private readonly file: FileManifestSink | undefined;
   /** Manifests sealed (for metrics). */
   sealed = 0;
+  /** With a TSA, manifests reach the sinks in order through this chain. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RecorderOptions) {
     const { cfg } = opts;
@@ -119,12 +122,29 @@ export class EvidenceRecorder {
     this.handover = undefined;
     this.sealed++;
     const rec: ManifestRecord = { envelope, ...(leaves !== undefined ? { leaves } : {}) };
+    const tsa = this.opts.cfg.timestamp_authority;
+    if (!tsa) return this.deliver(rec);
+    const digest = manifestDigest(payload);
+    const next = this.tail.then(async () => {
+      try {
+        rec.timestamp = (await requestTimestamp(tsa, digest, this.opts.cfg.timestamp_timeout)).toString('base64');
+      } catch (e) {
+        this.opts.logger.warn('No RFC 3161 timestamp for an evidence manifest; it is written without one', { 'sieve.evidence.seq': seq, error: (e as Error).message });
+      }
+      await this.deliver(rec);
+    });
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  private deliver(rec: ManifestRecord): Promise<void> {
     this.file?.write(rec);
     const pending = this.sinks.filter((s) => s !== this.file).map((s) => s.write(rec));
     return pending.length ? Promise.all(pending).then(() => undefined) : Promise.resolve();
   }
 
   async close(): Promise<void> {
+    await this.tail;
     for (const s of this.sinks) await s.close();
   }
 }
