@@ -176,6 +176,13 @@ describe('sieve verify --pubkey: evidence manifests', () => {
       const f = await tampered((d) => spans(d[3]).reverse());
       expect(f).toMatch(/traces\.jsonl:4 resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[1\] .*: item #1 of stream inst-a\/traces\/default seq 4 .* comes after item #2 at \S*traces\.jsonl:4 .*spans\[0\].*: items reordered/);
     });
+    it('a redelivered batch is a note, not an insertion', async () => {
+      const r = await produce();
+      writeFileSync(r.data, [...r.lines, r.lines[1]!].map((l) => l + '\n').join(''));
+      const v = await runVerify(['--pubkey', r.pub, '--manifests', r.manifests, '-q', r.data]);
+      expect(v.output).toMatch(/NOTE  \S*traces\.jsonl:5 resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\] .*: duplicate of an item of stream inst-a\/traces\/default seq 2 .*already matched \(redelivered\)/);
+      expect(v.exitCode).toBe(0);
+    });
     it('an altered manifest', async () => {
       const f = await tampered((_, m) => {
         const rec = JSON.parse(m[1]!);
