@@ -24,6 +24,7 @@ Usage:
   sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
   sieve components                    list the component types per kind
   sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
+  sieve keygen --out PREFIX           write an Ed25519 key pair for evidence: PREFIX.key (0600), PREFIX.pub
   sieve --version | --help
 
 Several --config files merge in order (maps merge, lists are replaced).
@@ -120,6 +121,22 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${files.join(', ')}: configuration is valid (${r.config!.pipelines.length} pipeline${r.config!.pipelines.length === 1 ? '' : 's'})\n`);
     return 0;
   }
+  if (cmd === 'keygen') {
+    const i = args.indexOf('--out');
+    const prefix = i >= 0 ? args[i + 1] : undefined;
+    if (!prefix || args.length !== 2) throw new UsageError('keygen needs --out PREFIX');
+    const mod = (await import(KEYS_MODULE)) as { writeKeyPair(p: string): { privateFile: string; publicFile: string } };
+    let r: { privateFile: string; publicFile: string };
+    try {
+      r = mod.writeKeyPair(prefix);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      process.stderr.write(`Error: cannot write the key pair: ${code === 'EEXIST' ? `${(e as NodeJS.ErrnoException).path} exists (EEXIST); keygen never overwrites` : (e as Error).message}\n`);
+      return 1;
+    }
+    process.stdout.write(`wrote ${r.privateFile} (private, mode 0600) and ${r.publicFile} (public)\n`);
+    return 0;
+  }
   if (cmd === 'verify') {
     const mod = (await import(VERIFY_MODULE)) as { runVerify(args: string[]): Promise<{ exitCode: number; output: string }> };
     const r = await mod.runVerify(args);
@@ -132,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const VERIFY_MODULE = './verify/index.js';
+const KEYS_MODULE = './processors/signing/evidence/keys.js';
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
 if (isMain) {

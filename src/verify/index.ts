@@ -6,6 +6,7 @@ import { readStateFile, type ChainStateData } from '../processors/signing/chain.
 import { KEY_ID_RE, KeyError, MIN_SECRET_BYTES, decodeSecret, readKeyFile, type Keyring } from '../processors/signing/keys.js';
 import { readInput } from './readers.js';
 import { Verifier } from './verify.js';
+import { EVIDENCE_USAGE, isEvidenceInvocation, runEvidenceVerify } from './evidence.js';
 
 export { readInput } from './readers.js';
 export { Verifier } from './verify.js';
@@ -35,6 +36,9 @@ options:
   --quiet, -q         print only failures, notes and the summary
   --help, -h          this text
 
+evidence (public keys only, docs/evidence.md):
+${EVIDENCE_USAGE}
+
 exit status: 0 when everything verifies, 1 when something does not, 2 on a
 usage error.`;
 
@@ -56,6 +60,8 @@ class UsageError extends Error {}
  */
 export async function runVerify(args: readonly string[], opts: { env?: Readonly<Record<string, string | undefined>> } = {}): Promise<VerifyResult> {
   const env = opts.env ?? process.env;
+  // Public-key evidence (docs/evidence.md) has its own options.
+  if (isEvidenceInvocation(args)) return runEvidenceVerify(args);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(args, env);

@@ -2,6 +2,7 @@
 import { s, type Infer, type Issues } from '../../config/schema.js';
 import { KeyError, RECOMMENDED_SECRET_BYTES, decodeSecret, keyFields, loadKeyring } from './keys.js';
 import { ALGORITHMS } from './mac.js';
+import { evidenceSchema, validateEvidence } from './evidence/config.js';
 
 export const signingSchema = s.object({
   /** hmac-sha256 (default) or hmac-sha512. */
@@ -13,12 +14,15 @@ export const signingSchema = s.object({
   state_directory: s.string().optional(),
   /** fsync every chain state write: survives a power loss, at one disk flush per batch. */
   state_fsync: s.bool(false),
+  /** Public-key evidence: an Ed25519-signed manifest with a Merkle root per batch (docs/evidence.md). */
+  evidence: evidenceSchema,
 });
 export type SigningConfig = Infer<typeof signingSchema>;
 
 /** Cross-field checks: the keyring must load and name its signing key. */
 export function validateSigning(cfg: SigningConfig, path: string[], issues: Issues): void {
   validateKeys(cfg, path, issues);
+  validateEvidence(cfg.evidence, cfg.chain, path, issues);
 }
 
 /** Shared by the signing processor and the file exporter's tamper_evident block. */

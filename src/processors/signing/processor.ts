@@ -13,6 +13,7 @@ import { Signer, type SignStats } from './sign.js';
 import { WireSigner } from './wire.js';
 import { ALG_INFO } from './mac.js';
 import { RESERVED } from './canonical.js';
+import { EvidenceRecorder } from './evidence/recorder.js';
 
 /** Unsigned-item warnings are logged at most this often. */
 const WARN_EVERY_MS = 60_000;
@@ -23,6 +24,7 @@ export class SigningProcessor implements ProcessorComponent {
   /** Signs batches that hold their request bytes without decoding them (not with chain: its links are stamped on the model). */
   private readonly wire: WireSigner | undefined;
   private chain: ChainStamper | undefined;
+  private readonly evidence: EvidenceRecorder | undefined;
   private readonly statePath: string | undefined;
   private lastWarn = -Infinity;
   private started = false;
@@ -39,18 +41,23 @@ export class SigningProcessor implements ProcessorComponent {
     const kid = ring.signingKeyId!;
     this.signer = new Signer(cfg.algorithm, ring.keys.get(kid)!, kid);
     this.labels = { processor: settings.id, signal };
-    this.wire = cfg.chain ? undefined : new WireSigner(this.signer.key, kid, RESERVED - ALG_INFO[cfg.algorithm].block);
+    this.wire = cfg.chain || cfg.evidence ? undefined : new WireSigner(this.signer.key, kid, RESERVED - ALG_INFO[cfg.algorithm].block);
     if (cfg.chain) {
       const dir = cfg.state_directory ?? (settings.dataDir ? join(settings.dataDir, 'signing') : undefined);
       if (!dir) throw new Error('chain: true needs state_directory (or service.data_dir) so that the chain survives restarts');
       const name = sanitizeStream(`${settings.id}-${settings.pipelineId ?? signal}`).replace(/[/:@]/g, '_');
       this.statePath = join(dir, `chain-${name}.json`);
+      if (cfg.evidence && (signal === 'traces' || signal === 'logs')) {
+        const ev = (this.evidence = new EvidenceRecorder({ cfg: cfg.evidence, statePath: join(dir, `evidence-${name}.json`), logger: settings.logger, now: settings.now, fsync: cfg.state_fsync }));
+        this.signer.onSigned = (c) => ev.addItem(signal, c);
+      }
     }
   }
 
-  async start(_host: Host): Promise<void> {
+  async start(host: Host): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.evidence?.start(host);
     if (this.statePath && !this.chain) {
       this.chain = ChainStamper.open({
         path: this.statePath,
@@ -83,9 +90,18 @@ export class SigningProcessor implements ProcessorComponent {
 
     const chain = this.chain;
     const ticket = chain.stamp(resources, macs!);
+    let sealed: Promise<unknown> | undefined;
+    try {
+      sealed = this.evidence?.seal(chain.head().stream, ticket.seq).catch((e) => this.settings.logger.error('Cannot deliver an evidence manifest', { error: e }));
+      if (sealed) this.settings.telemetry.counter('sieve_signing_evidence_manifests', 'Evidence manifests signed and written.', ['processor', 'signal']).inc(this.labels);
+    } catch (e) {
+      chain.nack(ticket);
+      throw unavailableError(`cannot write evidence manifest: ${(e as Error).message}`, 5000, 'SIEVE_ERR_EVIDENCE', e);
+    }
     try {
       // Write-ahead: a sequence number leaves only once it is in the state file, so none is ever reused.
       await ticket.persisted;
+      await sealed;
     } catch (e) {
       chain.nack(ticket);
       throw unavailableError(`cannot persist signing chain state: ${(e as Error).message}`, 5000, 'SIEVE_ERR_SIGNING_STATE', e);
@@ -109,6 +125,7 @@ export class SigningProcessor implements ProcessorComponent {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.evidence?.close();
     if (this.chain) await this.chain.close().catch((e) => this.settings.logger.error('Cannot persist signing chain state', { error: e }));
   }
 

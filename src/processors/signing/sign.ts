@@ -27,6 +27,8 @@ export class Signer {
   readonly kid: string;
   readonly key: HmacKey;
   private readonly enc = new CanonicalEncoder();
+  /** Gets the canonical form of each signed item, in order (evidence leaves). */
+  onSigned: ((canonical: Uint8Array) => void) | undefined;
   /** Where the (K ^ ipad) block starts in the encoder's buffer: it ends where the message begins. */
   private readonly off: number;
 
@@ -137,6 +139,7 @@ export class Signer {
     if (this.enc.sawSigKeys) removeSigAttributes(attrs);
     attrs.push({ key: SIG_KEY, value: { type: 'string', value: mac } }, { key: KID_KEY, value: { type: 'string', value: this.kid } });
     if (macs) macs.push(mac);
+    if (this.onSigned) this.onSigned(this.enc.buf.subarray(RESERVED, end));
   }
 
   private unsigned(attrs: KeyValue[], err: LimitError, st: SignStats): void {
