@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The bin runs with the same V8 flag as `npm start` (1 MiB semi-space: lower RSS and CPU
+// at steady load, bench/RESULTS.md "Passthrough"), so what a user runs is what was measured.
 // sieve: run the daemon, validate a config, list components, verify signatures.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
