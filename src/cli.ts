@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify as stringifyYaml } from 'yaml';
 import { factories } from './components.js';
+import { effectiveConfig } from './config/effective.js';
 import { ConfigError, Service, StartError, validateFiles } from './service/service.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,6 +24,8 @@ const HELP = `sieve — telemetry pipeline daemon (OTLP in; redaction, tail samp
 Usage:
   sieve [--config FILE]...            run the daemon (default config: ${DEFAULT_CONFIG})
   sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
+  sieve print-config [--config FILE]...
+                                      print the effective config: defaults filled in, env expanded, secrets masked
   sieve components                    list the component types per kind
   sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
   sieve --version | --help
@@ -118,6 +122,18 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     process.stdout.write(`${files.join(', ')}: configuration is valid (${r.config!.pipelines.length} pipeline${r.config!.pipelines.length === 1 ? '' : 's'})\n`);
+    return 0;
+  }
+  if (cmd === 'print-config') {
+    const { configs, rest } = parseConfigs(args);
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const r = validateFiles(configs.length ? configs : [DEFAULT_CONFIG], factories);
+    if (!r.config) {
+      process.stderr.write(`Error: invalid configuration (${r.errors.length} error${r.errors.length === 1 ? '' : 's'}):\n`);
+      for (const m of r.errors) process.stderr.write(`  ${m}\n`);
+      return 1;
+    }
+    process.stdout.write(stringifyYaml(effectiveConfig(r.config)));
     return 0;
   }
   if (cmd === 'verify') {
