@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // sieve: run the daemon, validate a config, list components, verify signatures.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { watch as watchFs } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
 import { factories } from './components.js';
@@ -22,7 +23,10 @@ function version(): string {
 const HELP = `sieve — telemetry pipeline daemon (OTLP in; redaction, tail sampling, signing; out to Prometheus, Loki, Tempo)
 
 Usage:
-  sieve [--config FILE]...            run the daemon (default config: ${DEFAULT_CONFIG})
+  sieve [--config FILE]... [--watch-config]
+                                      run the daemon (default config: ${DEFAULT_CONFIG});
+                                      SIGHUP, POST /reload on the admin endpoint, or a change to a
+                                      config file (--watch-config) reloads the config without a restart
   sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
   sieve print-config [--config FILE]...
                                       print the effective config: defaults filled in, env expanded, secrets masked
@@ -51,7 +55,7 @@ function parseConfigs(args: string[]): { configs: string[]; rest: string[] } {
 
 class UsageError extends Error {}
 
-async function run(configs: string[]): Promise<number> {
+async function run(configs: string[], watch: boolean): Promise<number> {
   let svc: Service;
   try {
     svc = Service.fromFiles(configs.length ? configs : [DEFAULT_CONFIG]);
@@ -71,6 +75,24 @@ async function run(configs: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const reload = (why: string) => {
+    if (stopping) return;
+    svc.logger.info('Reloading config', { trigger: why });
+    void svc.reload();
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (watch) {
+    // Editors replace files (rename) as often as they write them: watch the directories, debounce.
+    let timer: NodeJS.Timeout | undefined;
+    const files = new Set((configs.length ? configs : [DEFAULT_CONFIG]).map((f) => resolve(f)));
+    for (const d of new Set([...files].map((f) => dirname(f)))) {
+      watchFs(d, (_ev, name) => {
+        if (name && !files.has(join(d, name.toString()))) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => reload('watch-config'), 200);
+      }).unref();
+    }
+  }
   try {
     await svc.start();
   } catch (e) {
@@ -143,8 +165,10 @@ export async function main(argv: string[]): Promise<number> {
     return r.exitCode;
   }
   const { configs, rest } = parseConfigs(argv);
-  if (rest.length) throw new UsageError(`unknown command or argument "${rest[0]}"`);
-  return run(configs);
+  const watch = rest.includes('--watch-config');
+  const other = rest.filter((a) => a !== '--watch-config');
+  if (other.length) throw new UsageError(`unknown command or argument "${other[0]}"`);
+  return run(configs, watch);
 }
 
 const VERIFY_MODULE = './verify/index.js';

@@ -9,7 +9,7 @@ import { isPipelineWatcher, type AdminHandler, type Component, type Factory, typ
 import { resolveConfig, type ServiceConfig } from '../config/config.js';
 import { loadFiles, loadSources, type Env } from '../config/loader.js';
 import { factories as builtinFactories } from '../components.js';
-import { buildGraph, type Graph } from './graph.js';
+import { buildGraph, type Graph, type GraphNode } from './graph.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 import { SelfTelemetry } from './telemetry.js';
 import { registerProcessMetrics } from './process_metrics.js';
@@ -35,6 +35,19 @@ export interface ServiceOptions {
   metricsAddress?: string | null;
   env?: Env;
   now?: () => number;
+  /** The config files the service was built from; reload reads them again. */
+  files?: string[];
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  errors: string[];
+  /** Node keys started anew (changed or added). */
+  started: string[];
+  /** Node keys kept running from the previous config. */
+  kept: string[];
+  /** Node keys shut down (changed or removed). */
+  stopped: string[];
 }
 
 export interface LoadResult {
@@ -64,7 +77,11 @@ export class Service {
   metricsPort: number | undefined;
   adminPort: number | undefined;
 
-  constructor(readonly config: ServiceConfig, private opts: ServiceOptions = {}) {
+  private adminToken: Buffer | undefined;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private host: Host | undefined;
+
+  constructor(public config: ServiceConfig, private opts: ServiceOptions = {}) {
     const level = opts.logLevel ?? config.service.telemetry.logs.level;
     this.logger = opts.logger ?? createLogger({ level, write: opts.logWrite });
     this.instanceId = loadInstanceId(config.service.data_dir);
@@ -79,7 +96,7 @@ export class Service {
   static fromFiles(paths: string[], opts: ServiceOptions = {}): Service {
     const r = validateFiles(paths, opts.factories ?? builtinFactories, opts.env);
     if (!r.config) throw new ConfigError(r.errors, r.warnings);
-    return new Service(r.config, opts);
+    return new Service(r.config, { files: paths, ...opts });
   }
 
   /** The running components by id. */
@@ -107,7 +124,7 @@ export class Service {
       now: this.opts.now ?? Date.now,
     });
     this.graph = graph;
-    const host: Host = {
+    const host: Host = (this.host = {
       getExtension: (id) => graph.extensions.get(id),
       components: () => this.components(),
       registerAdminRoute: (method, path, handler) => {
@@ -116,8 +133,12 @@ export class Service {
       logger: this.logger,
       telemetry: this.telemetry,
       pipelines: () => this.config.pipelines,
-    };
+    });
     registerProcessMetrics(this.telemetry);
+    this.adminRoutes.set('POST /reload', async () => {
+      const r = await this.reload();
+      return r.ok ? { status: 200, body: { status: 'reloaded', started: r.started, stopped: r.stopped, kept: r.kept } } : { status: 400, body: { status: 'rejected', errors: r.errors } };
+    });
     // Extensions first, then downstream before upstream.
     const startOrder = [...graph.order].reverse().sort((a, b) => (a.kind === 'extension' ? -1 : 0) - (b.kind === 'extension' ? -1 : 0));
     const startedNodes: typeof startOrder = [];
@@ -173,8 +194,8 @@ export class Service {
     const admin = this.config.service.admin;
     if (admin.endpoint) {
       if (!admin.bearer_token) throw new StartError('service::admin::bearer_token: is required when the admin endpoint is on');
-      const token = Buffer.from(admin.bearer_token);
-      const srv = createServer((req, res) => void this.handleAdmin(req, res, token));
+      this.adminToken = Buffer.from(admin.bearer_token);
+      const srv = createServer((req, res) => void this.handleAdmin(req, res, this.adminToken!));
       this.adminPort = await listen(srv, admin.endpoint, 'service::admin');
       this.servers.push(srv);
     }
@@ -207,6 +228,115 @@ export class Service {
     } catch (e) {
       send(500, { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Reads the config again (files given at construction, or `yaml`), validates
+   * it, and swaps only what changed: a node whose config, the files it names,
+   * and downstream are unchanged keeps running (listeners bound, queues and
+   * buffers intact). New nodes start before the receivers are pointed at them;
+   * replaced nodes are shut down afterwards, upstream first, so what they hold
+   * drains. An invalid config leaves the running one in place. Reloads run one
+   * at a time.
+   */
+  reload(yaml?: string): Promise<ReloadResult> {
+    const run = this.reloadChain.then(() => this.reloadNow(yaml));
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(yaml?: string): Promise<ReloadResult> {
+    const reloads = this.telemetry.counter('sieve_config_reloads', 'Config reloads attempted, by result.', ['result']);
+    const lastOk = this.telemetry.gauge('sieve_config_last_reload_successful', 'Whether the last config reload succeeded (1) or was rejected (0).');
+    const fail = (errors: string[]): ReloadResult => {
+      reloads.inc({ result: 'failure' });
+      lastOk.set(0);
+      this.logger.error('Config reload rejected; the running config is kept.', { errors });
+      return { ok: false, errors, started: [], kept: [], stopped: [] };
+    };
+    const old = this.graph;
+    if (!old || !this.host || this.shutdownP) return fail(['the service is not running']);
+    if (yaml === undefined && !this.opts.files) return fail(['no config files to reload from']);
+    const factories = this.opts.factories ?? builtinFactories;
+    const r = yaml !== undefined ? validateYaml(yaml, factories, this.opts.env) : validateFiles(this.opts.files!, factories, this.opts.env);
+    for (const w of r.warnings) this.logger.warn('Config warning', { warning: w });
+    if (!r.config) return fail(r.errors);
+    const cfg = r.config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(cfg.service.telemetry, this.config.service.telemetry) || cfg.service.admin.endpoint !== this.config.service.admin.endpoint || cfg.service.data_dir !== this.config.service.data_dir) {
+      this.logger.warn('service::telemetry, service::admin::endpoint and service::data_dir take effect on restart only; the running values are kept.');
+    }
+    let graph: Graph;
+    try {
+      graph = buildGraph(cfg, { logger: this.logger, telemetry: this.telemetry, instanceId: this.instanceId, dataDir: this.config.service.data_dir, now: this.opts.now ?? Date.now, previous: old });
+    } catch (e) {
+      return fail([(e as Error).message]);
+    }
+    const fresh = (g: Graph) => [...g.order].filter((n) => !graph.reused.has(n.key));
+    const newNodes = fresh(graph);
+    const gone = old.order.filter((n) => graph.nodes.get(n.key)?.component !== n.component);
+    // Start what is new, extensions first, then downstream before upstream; receivers come later.
+    const startOrder = [...newNodes].reverse().filter((n) => n.kind !== 'receiver').sort((a, b) => (a.kind === 'extension' ? -1 : 0) - (b.kind === 'extension' ? -1 : 0));
+    const started: GraphNode[] = [];
+    for (const n of startOrder) {
+      try {
+        await n.component.start(this.host);
+        started.push(n);
+      } catch (e) {
+        for (const s of started.reverse()) await s.component.shutdown().catch(() => undefined);
+        return fail([`${n.kind} "${n.id}" failed to start: ${(e as Error).message}`]);
+      }
+    }
+    // From here the new graph is live: kept receivers feed the new pipelines.
+    this.graph = graph;
+    this.config = cfg;
+    if (cfg.service.admin.bearer_token && this.adminToken) this.adminToken = Buffer.from(cfg.service.admin.bearer_token);
+    await Promise.all(graph.pendingSwaps.map(({ sw, target }) => sw.swap(target)));
+    // Replaced receivers: stop the old listener (its in-flight calls finish), then bind the new one.
+    const goneReceivers = gone.filter((n) => n.kind === 'receiver');
+    for (const n of goneReceivers) {
+      await n.component.shutdown().catch((e) => this.logger.error('Component failed to shut down', { 'otelcol.component.id': n.id, error: e }));
+      const sw = old.switches.get(n.id);
+      if (sw) await Promise.all(Object.values(sw).map((x) => x!.drained()));
+    }
+    const errors: string[] = [];
+    for (const n of newNodes.filter((x) => x.kind === 'receiver')) {
+      // The old socket may take a moment to be released.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await n.component.start(this.host);
+          break;
+        } catch (e) {
+          await n.component.shutdown().catch(() => undefined);
+          if (attempt >= 20 || !/EADDRINUSE|address already in use/i.test((e as Error).message) || !n.recreate) {
+            errors.push(`receiver "${n.id}" failed to start: ${(e as Error).message}`);
+            break;
+          }
+          await new Promise((res) => setTimeout(res, 50));
+          n.component = n.recreate();
+          graph.receivers.set(n.id, n.component);
+        }
+      }
+    }
+    // Drain and stop what was replaced or removed, upstream first; extensions last.
+    for (const n of gone) {
+      if (n.kind === 'receiver' || n.kind === 'extension') continue;
+      await n.component.shutdown().catch((e) => this.logger.error('Component failed to shut down', { 'otelcol.component.id': n.id, error: e }));
+    }
+    for (const n of gone) if (n.kind === 'extension') await n.component.shutdown().catch(() => undefined);
+    for (const n of newNodes) if (n.kind === 'extension' && isPipelineWatcher(n.component)) n.component.ready();
+    const result: ReloadResult = {
+      ok: errors.length === 0,
+      errors,
+      started: newNodes.map((n) => n.key),
+      kept: [...graph.reused],
+      stopped: gone.map((n) => n.key),
+    };
+    if (errors.length) return { ...fail(errors), started: result.started, kept: result.kept, stopped: result.stopped };
+    reloads.inc({ result: 'success' });
+    lastOk.set(1);
+    this.logger.info('Config reloaded.', { started: result.started.length, kept: result.kept.length, stopped: result.stopped.length });
+    return result;
   }
 
   /** Stops receivers first, drains processors and exporters, within service.shutdown_timeout. Idempotent. */
