@@ -30,6 +30,8 @@ Usage:
   sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
   sieve print-config [--config FILE]...
                                       print the effective config: defaults filled in, env expanded, secrets masked
+  sieve test --config FILE [--tests FILE]
+                                      run config unit tests (default: tests/<name> beside the config); exit 1 on failure
   sieve components                    list the component types per kind
   sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
   sieve --version | --help
@@ -157,6 +159,20 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stdout.write(stringifyYaml(effectiveConfig(r.config)));
     return 0;
+  }
+  if (cmd === 'test') {
+    let tests: string | undefined;
+    const { configs, rest } = parseConfigs(args);
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === '--tests') tests = rest[++i];
+      else if (rest[i]!.startsWith('--tests=')) tests = rest[i]!.slice(8);
+      else throw new UsageError(`unexpected argument ${rest[i]}`);
+    }
+    if (configs.length !== 1) throw new UsageError('sieve test needs exactly one --config');
+    const { runSuite, report, defaultTestsPath } = await import('./configtest/runner.js');
+    const r = await runSuite(configs[0]!, tests ?? defaultTestsPath(configs[0]!), factories);
+    process.stdout.write(report(r));
+    return r.errors.length || r.tests.some((t) => !t.ok) || r.tests.length === 0 ? 1 : 0;
   }
   if (cmd === 'verify') {
     const mod = (await import(VERIFY_MODULE)) as { runVerify(args: string[]): Promise<{ exitCode: number; output: string }> };
