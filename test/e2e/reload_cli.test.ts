@@ -1,10 +1,10 @@
 // The daemon binary: SIGHUP and --watch-config reload the config; print-config
 // shows the effective config with secrets masked.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, freePort, spawnSieve, tempDir, waitFor } from '../helpers/sieve.js';
+import { CLI, ROOT, freePort, spawnSieve, tempDir, waitFor } from '../helpers/sieve.js';
 
 const cfg = async (timeout: string) => `
 receivers:
@@ -62,5 +62,27 @@ service:
     expect(out).toContain('traces_url_path: /v1/traces');
     expect(out).toContain('Authorization: "[REDACTED]"');
     expect(out).not.toContain('hunter2');
+  });
+
+  it('sieve test exits 0 on a passing suite and 1 with the diff on a failing one', () => {
+    const run = (args: string[]) => {
+      try {
+        return { code: 0, out: execFileSync(process.execPath, [CLI, 'test', ...args], { encoding: 'utf8' }) };
+      } catch (e) {
+        const err = e as { status: number; stdout: string };
+        return { code: err.status, out: err.stdout };
+      }
+    };
+    const ok = run(['--config', join(ROOT, 'config', 'sidecar.yaml')]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/✓ a card number in a span attribute is masked before Tempo[\s\S]*3 passed, 0 failed/);
+    const dir = tempDir();
+    const tests = join(dir, 't.yaml');
+    writeFileSync(tests, readFileSync(join(ROOT, 'config', 'tests', 'sidecar.yaml'), 'utf8').replace('"[REDACTED:credit_card]"', '"4111 1111 1111 1111"').replace('file: testdata', `file: ${join(ROOT, 'config', 'tests', 'testdata')}`));
+    const bad = run(['--config', join(ROOT, 'config', 'sidecar.yaml'), '--tests', tests]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('✗ a card number in a span attribute is masked before Tempo');
+    expect(bad.out).toContain('-   payment.card: 4111 1111 1111 1111\n      +   payment.card: "[REDACTED:credit_card]"');
+    expect(bad.out).toMatch(/2 passed, 1 failed\n$/);
   });
 });
