@@ -32,6 +32,9 @@ Usage:
                                       print the effective config: defaults filled in, env expanded, secrets masked
   sieve test --config FILE [--tests FILE]
                                       run config unit tests (default: tests/<name> beside the config); exit 1 on failure
+  sieve tap --component ID [--endpoint HOST:PORT] [--token T] [--signal S] [--rate R] [--limit N] [--format json|compact]
+                                      stream live what a receiver or processor emits, from a running daemon's
+                                      admin endpoint (token: --token or SIEVE_ADMIN_TOKEN)
   sieve components                    list the component types per kind
   sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
   sieve --version | --help
@@ -173,6 +176,45 @@ export async function main(argv: string[]): Promise<number> {
     const r = await runSuite(configs[0]!, tests ?? defaultTestsPath(configs[0]!), factories);
     process.stdout.write(report(r));
     return r.errors.length || r.tests.some((t) => !t.ok) || r.tests.length === 0 ? 1 : 0;
+  }
+  if (cmd === 'tap') {
+    const opt: Record<string, string> = { endpoint: '127.0.0.1:8890', rate: '1', limit: '100', format: 'json' };
+    for (let i = 0; i < args.length; i++) {
+      const m = /^--(component|endpoint|token|signal|rate|limit|format)(?:=(.*))?$/.exec(args[i]!);
+      if (!m) throw new UsageError(`unexpected argument ${args[i]}`);
+      const v = m[2] ?? args[++i];
+      if (v === undefined) throw new UsageError(`--${m[1]} needs a value`);
+      opt[m[1]!] = v;
+    }
+    if (!opt.component) throw new UsageError('sieve tap needs --component');
+    if (opt.format !== 'json' && opt.format !== 'compact') throw new UsageError('--format must be json or compact');
+    const token = opt.token ?? process.env.SIEVE_ADMIN_TOKEN ?? '';
+    const q = new URLSearchParams({ component: opt.component, rate: opt.rate!, limit: opt.limit! });
+    if (opt.signal) q.set('signal', opt.signal);
+    const base = /^https?:\/\//.test(opt.endpoint!) ? opt.endpoint : `http://${opt.endpoint}`;
+    const res = await fetch(`${base}/tap?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.status !== 200) {
+      process.stderr.write(`Error: tap refused (${res.status}): ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? res.statusText}\n`);
+      return 1;
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (opt.format === 'json') process.stdout.write(line + '\n');
+        else {
+          const it = JSON.parse(line) as { signal: string; component: string; name?: string; body?: unknown; attributes?: Record<string, unknown>; tenant?: string };
+          const what = it.name ?? (typeof it.body === 'string' ? it.body : JSON.stringify(it.body));
+          const attrs = Object.entries(it.attributes ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+          process.stdout.write(`${it.signal.padEnd(7)} ${it.component} ${what}${it.tenant ? ` tenant=${it.tenant}` : ''}${attrs ? ` ${attrs}` : ''}\n`);
+        }
+      }
+    }
+    return 0;
   }
   if (cmd === 'verify') {
     const mod = (await import(VERIFY_MODULE)) as { runVerify(args: string[]): Promise<{ exitCode: number; output: string }> };

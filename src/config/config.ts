@@ -55,6 +55,8 @@ export const serviceSchema = s.object({
   admin: s.object({
     endpoint: s.endpoint().optional(),
     bearer_token: s.string().optional(),
+    /** Allows `sieve tap` on points upstream of a redaction processor. */
+    allow_unredacted_tap: s.bool(false),
   }),
   /** Where components keep state (chain state, instance id). */
   data_dir: s.string().optional(),

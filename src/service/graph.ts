@@ -55,6 +55,8 @@ export interface GraphSettings {
    * taken over running instead of being created again.
    */
   previous?: Graph;
+  /** Sees what each receiver and processor emits (`sieve tap`). */
+  tap?: (component: string, pipeline: string | undefined, signal: Signal, data: Telemetry) => void;
 }
 
 export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
@@ -157,7 +159,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       const key = `processor:${prid}:${pid}`;
       const fp = fpOf(pc);
       const after = next;
-      const proc = make(key, fp, nextKeys, () => f.create(settings(prid, 'processor', pid), pc.config, p.signal, countOutgoing(after, prid, pid, p.signal, gs.telemetry))) as ProcessorComponent;
+      const proc = make(key, fp, nextKeys, () => f.create(settings(prid, 'processor', pid), pc.config, p.signal, countOutgoing(tapped(after, gs.tap, prid, pid, p.signal), prid, pid, p.signal, gs.telemetry))) as ProcessorComponent;
       const counted = countProcessor(proc, next, prid, pid, p.signal, gs.telemetry);
       const node = addNode(key, prid, 'processor', proc, fp);
       for (const k of nextKeys) node.downstream.add(k);
@@ -207,7 +209,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       const pids = cfg.pipelines.filter((p) => p.signal === signal && p.receivers.includes(rid)).map((p) => p.id);
       if (pids.length === 0) continue;
       const built = pids.map((pid) => entries.get(pid)!);
-      bySignal[signal] = fanOut(built.map((b) => b.consumer));
+      bySignal[signal] = tapped(fanOut(built.map((b) => b.consumer)), gs.tap, rid, undefined, signal);
       for (const b of built) downstream.push(...b.firstKey);
     }
     if (Object.keys(bySignal).length === 0) continue; // configured but unused: not started
@@ -238,6 +240,20 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
   }
 
   return { nodes, order: topoOrder(nodes), receivers, extensions, switches, reused, pendingSwaps };
+}
+
+/** Hands what passes to the tap hook (which decides cheaply whether anyone listens). */
+function tapped(next: Consumer, tap: GraphSettings['tap'], id: string, pipeline: string | undefined, signal: Signal): Consumer {
+  if (!tap) return next;
+  return {
+    get mutatesData() {
+      return next.mutatesData;
+    },
+    consume(data: Telemetry) {
+      tap(id, pipeline, signal, data);
+      return next.consume(data);
+    },
+  };
 }
 
 /** Counts items in and out of a processor under the Collector's names. */

@@ -12,6 +12,8 @@ import { factories as builtinFactories } from '../components.js';
 import { buildGraph, type Graph, type GraphNode } from './graph.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 import { SelfTelemetry } from './telemetry.js';
+import { TapHub } from './tap.js';
+import type { Signal } from '../pdata/model.js';
 import { registerProcessMetrics } from './process_metrics.js';
 import { listen, StartError } from './net.js';
 
@@ -80,6 +82,10 @@ export class Service {
   private adminToken: Buffer | undefined;
   private reloadChain: Promise<unknown> = Promise.resolve();
   private host: Host | undefined;
+  private taps = new TapHub(this.telemetry);
+  private tapHook = (c: string, p: string | undefined, sig: Signal, d: Parameters<TapHub['observe']>[3]) => {
+    if (this.taps.active) this.taps.observe(c, p, sig, d);
+  };
 
   constructor(public config: ServiceConfig, private opts: ServiceOptions = {}) {
     const level = opts.logLevel ?? config.service.telemetry.logs.level;
@@ -122,6 +128,7 @@ export class Service {
       instanceId: this.instanceId,
       dataDir: this.config.service.data_dir,
       now: this.opts.now ?? Date.now,
+      tap: this.tapHook,
     });
     this.graph = graph;
     const host: Host = (this.host = {
@@ -213,6 +220,7 @@ export class Service {
       return send(401, { error: 'a valid bearer token is required' });
     }
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (req.method === 'GET' && url.pathname === '/tap') return this.serveTap(url, res, send);
     const handler = this.adminRoutes.get(`${req.method} ${url.pathname}`);
     if (!handler) return send(404, { error: `no admin route ${req.method} ${url.pathname}` });
     const chunks: Buffer[] = [];
@@ -268,7 +276,7 @@ export class Service {
     }
     let graph: Graph;
     try {
-      graph = buildGraph(cfg, { logger: this.logger, telemetry: this.telemetry, instanceId: this.instanceId, dataDir: this.config.service.data_dir, now: this.opts.now ?? Date.now, previous: old });
+      graph = buildGraph(cfg, { logger: this.logger, telemetry: this.telemetry, instanceId: this.instanceId, dataDir: this.config.service.data_dir, now: this.opts.now ?? Date.now, previous: old, tap: this.tapHook });
     } catch (e) {
       return fail([(e as Error).message]);
     }
@@ -339,6 +347,39 @@ export class Service {
     return result;
   }
 
+  /**
+   * `GET /tap?component=ID[&signal=S][&rate=R][&limit=N]`: streams what the
+   * receiver or processor ID emits as JSON lines until the limit or the client
+   * leaves. A point upstream of a redaction processor is refused (403) unless
+   * service::admin::allow_unredacted_tap is set.
+   */
+  private serveTap(url: URL, res: ServerResponse, send: (status: number, body: unknown) => void): void {
+    const component = url.searchParams.get('component') ?? '';
+    const signal = url.searchParams.get('signal') ?? undefined;
+    const rate = Number(url.searchParams.get('rate') ?? '1');
+    const limit = Number(url.searchParams.get('limit') ?? '100');
+    if (signal !== undefined && !['traces', 'metrics', 'logs'].includes(signal)) return send(400, { error: `signal: must be traces, metrics or logs, got ${JSON.stringify(signal)}` });
+    if (!(rate > 0 && rate <= 1)) return send(400, { error: `rate: must be in (0, 1], got ${url.searchParams.get('rate')}` });
+    if (!(Number.isInteger(limit) && limit > 0)) return send(400, { error: `limit: must be a positive integer, got ${url.searchParams.get('limit')}` });
+    const [id, pipeline] = component.split('@');
+    const pipelines = this.config.pipelines.filter((p) => (!signal || p.signal === signal) && (!pipeline || p.id === pipeline));
+    const atReceiver = !pipeline && this.graph?.receivers.has(id!);
+    const where = pipelines.filter((p) => (atReceiver ? p.receivers.includes(id!) : p.processors.includes(id!)));
+    if (where.length === 0) return send(404, { error: `component: no receiver or processor "${component}"${signal ? ` in a ${signal} pipeline` : ''}; tap one of ${[...new Set(this.config.pipelines.flatMap((p) => [...p.receivers, ...p.processors]))].join(', ')}` });
+    const redactedLater = where.filter((p) => {
+      const from = atReceiver ? -1 : p.processors.indexOf(id!);
+      return p.processors.slice(from + 1).some((x) => this.config.processors.get(x)?.type === 'redaction');
+    });
+    if (redactedLater.length && !this.config.service.admin.allow_unredacted_tap) {
+      return send(403, { error: `"${component}" is upstream of redaction in ${redactedLater.map((p) => p.id).join(', ')}; tap the redaction processor or a later one, or set service::admin::allow_unredacted_tap` });
+    }
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+    res.flushHeaders();
+    const remove = this.taps.add({ component, signal: signal as Signal | undefined, rate, remaining: limit, res });
+    res.on('close', remove);
+    res.on('finish', remove);
+  }
+
   /** Stops receivers first, drains processors and exporters, within service.shutdown_timeout. Idempotent. */
   shutdown(): Promise<void> {
     this.shutdownP ??= (async () => {
@@ -370,6 +411,7 @@ export class Service {
       for (const n of graph.order) {
         if (n.kind === 'extension') await n.component.shutdown().catch(() => undefined);
       }
+      this.taps.closeAll();
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       this.logger.info('Shutdown complete.');
     })();
