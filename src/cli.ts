@@ -35,6 +35,7 @@ Usage:
   sieve tap --component ID [--endpoint HOST:PORT] [--token T] [--signal S] [--rate R] [--limit N] [--format json|compact]
                                       stream live what a receiver or processor emits, from a running daemon's
                                       admin endpoint (token: --token or SIEVE_ADMIN_TOKEN)
+  sieve slo generate --slo FILE       print multi-window, multi-burn-rate Prometheus rules for the SLOs in FILE
   sieve components                    list the component types per kind
   sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
   sieve --version | --help
@@ -213,6 +214,20 @@ export async function main(argv: string[]): Promise<number> {
           process.stdout.write(`${it.signal.padEnd(7)} ${it.component} ${what}${it.tenant ? ` tenant=${it.tenant}` : ''}${attrs ? ` ${attrs}` : ''}\n`);
         }
       }
+    }
+    return 0;
+  }
+  if (cmd === 'slo') {
+    if (args[0] !== 'generate') throw new UsageError('usage: sieve slo generate --slo FILE');
+    const i = args.indexOf('--slo');
+    const file = i >= 0 ? args[i + 1] : undefined;
+    if (!file) throw new UsageError('sieve slo generate needs --slo FILE');
+    const { generateRules } = await import('./slo/generate.js');
+    try {
+      process.stdout.write(generateRules(readFileSync(file, 'utf8')));
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      return 1;
     }
     return 0;
   }
