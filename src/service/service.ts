@@ -142,6 +142,8 @@ export class Service {
       pipelines: () => this.config.pipelines,
     });
     registerProcessMetrics(this.telemetry);
+    this.telemetry.gauge('sieve_config_last_reload_successful', 'Whether the last config reload succeeded (1) or was rejected (0).').set(1);
+    this.telemetry.counter('sieve_config_reloads', 'Config reloads attempted, by result.', ['result']);
     this.adminRoutes.set('POST /reload', async () => {
       const r = await this.reload();
       return r.ok ? { status: 200, body: { status: 'reloaded', started: r.started, stopped: r.stopped, kept: r.kept } } : { status: 400, body: { status: 'rejected', errors: r.errors } };
