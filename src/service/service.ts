@@ -144,6 +144,25 @@ export class Service {
     registerProcessMetrics(this.telemetry);
     this.telemetry.gauge('sieve_config_last_reload_successful', 'Whether the last config reload succeeded (1) or was rejected (0).').set(1);
     this.telemetry.counter('sieve_config_reloads', 'Config reloads attempted, by result.', ['result']);
+    // Alertmanager webhook receiver: a firing alert (e.g. an SLO burn-rate alert)
+    // turns on tail-sampling incident mode for `duration` (default 15m).
+    this.adminRoutes.set('POST /alertmanager', async (req) => {
+      let msg: { status?: string; alerts?: { status?: string }[] };
+      try {
+        msg = JSON.parse(req.body.toString('utf8')) as typeof msg;
+      } catch {
+        return { status: 400, body: { error: 'the body must be an Alertmanager webhook message (JSON)' } };
+      }
+      const firing = (msg.alerts ?? []).filter((a) => a.status === 'firing').length;
+      if (firing === 0) return { status: 200, body: { status: 'ignored', firing: 0 } };
+      const incident = this.adminRoutes.get('POST /admin/incident-mode');
+      if (!incident) return { status: 404, body: { error: 'no tail_sampling processor with incident mode is running' } };
+      const url = new URL(req.url);
+      url.pathname = '/admin/incident-mode';
+      const r = await incident({ url, headers: req.headers, body: Buffer.from(JSON.stringify({ duration: req.url.searchParams.get('duration') ?? '15m' })) });
+      this.logger.warn('Incident mode turned on by an Alertmanager alert', { firing });
+      return r;
+    });
     this.adminRoutes.set('POST /reload', async () => {
       const r = await this.reload();
       return r.ok ? { status: 200, body: { status: 'reloaded', started: r.started, stopped: r.stopped, kept: r.kept } } : { status: 400, body: { status: 'rejected', errors: r.errors } };

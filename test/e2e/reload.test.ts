@@ -220,3 +220,21 @@ describe('hitless reload', () => {
     expect(((await bad.json()) as { errors: string[] }).errors[0]).toMatch(/YAML/);
   });
 });
+
+describe('Alertmanager webhook', () => {
+  it('a firing alert turns on tail-sampling incident mode; a resolved one is ignored', async () => {
+    const ports = { grpc: await freePort(), http: await freePort(), admin: await freePort() };
+    await start(
+      config(ports, '').replace('service:\n', `service:\n  admin: { endpoint: "127.0.0.1:${ports.admin}", bearer_token: t0ken }\n`),
+    );
+    const post = (body: unknown, q = '') =>
+      fetch(`http://127.0.0.1:${ports.admin}/alertmanager${q}`, { method: 'POST', headers: { authorization: 'Bearer t0ken' }, body: JSON.stringify(body) });
+    const resolved = await post({ status: 'resolved', alerts: [{ status: 'resolved', labels: { alertname: 'SLOErrorBudgetBurn' } }] });
+    expect(await resolved.json()).toEqual({ status: 'ignored', firing: 0 });
+    const state = async () => ((await (await fetch(`http://127.0.0.1:${ports.admin}/admin/incident-mode`, { headers: { authorization: 'Bearer t0ken' } })).json()) as { processors: { active: boolean }[] }).processors[0]!;
+    expect((await state()).active).toBe(false);
+    const firing = await post({ status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'SLOErrorBudgetBurn', slo: 'checkout-availability' } }] }, '?duration=10m');
+    expect(firing.status).toBe(200);
+    expect((await state()).active).toBe(true);
+  });
+});
