@@ -3,9 +3,12 @@
 // at steady load, bench/RESULTS.md "Passthrough"), so what a user runs is what was measured.
 // sieve: run the daemon, validate a config, list components, verify signatures.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { watch as watchFs } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify as stringifyYaml } from 'yaml';
 import { factories } from './components.js';
+import { effectiveConfig } from './config/effective.js';
 import { ConfigError, Service, StartError, validateFiles } from './service/service.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,8 +25,19 @@ function version(): string {
 const HELP = `sieve — telemetry pipeline daemon (OTLP in; redaction, tail sampling, signing; out to Prometheus, Loki, Tempo)
 
 Usage:
-  sieve [--config FILE]...            run the daemon (default config: ${DEFAULT_CONFIG})
+  sieve [--config FILE]... [--watch-config]
+                                      run the daemon (default config: ${DEFAULT_CONFIG});
+                                      SIGHUP, POST /reload on the admin endpoint, or a change to a
+                                      config file (--watch-config) reloads the config without a restart
   sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
+  sieve print-config [--config FILE]...
+                                      print the effective config: defaults filled in, env expanded, secrets masked
+  sieve test --config FILE [--tests FILE]
+                                      run config unit tests (default: tests/<name> beside the config); exit 1 on failure
+  sieve tap --component ID [--endpoint HOST:PORT] [--token T] [--signal S] [--rate R] [--limit N] [--format json|compact]
+                                      stream live what a receiver or processor emits, from a running daemon's
+                                      admin endpoint (token: --token or SIEVE_ADMIN_TOKEN)
+  sieve slo generate --slo FILE       print multi-window, multi-burn-rate Prometheus rules for the SLOs in FILE
   sieve components                    list the component types per kind
   sieve verify [options] FILE...      verify signed telemetry (see 'sieve verify --help')
   sieve keygen --out PREFIX           write an Ed25519 key pair for evidence: PREFIX.key (0600), PREFIX.pub
@@ -50,7 +64,7 @@ function parseConfigs(args: string[]): { configs: string[]; rest: string[] } {
 
 class UsageError extends Error {}
 
-async function run(configs: string[]): Promise<number> {
+async function run(configs: string[], watch: boolean): Promise<number> {
   let svc: Service;
   try {
     svc = Service.fromFiles(configs.length ? configs : [DEFAULT_CONFIG]);
@@ -70,6 +84,24 @@ async function run(configs: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  const reload = (why: string) => {
+    if (stopping) return;
+    svc.logger.info('Reloading config', { trigger: why });
+    void svc.reload();
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (watch) {
+    // Editors replace files (rename) as often as they write them: watch the directories, debounce.
+    let timer: NodeJS.Timeout | undefined;
+    const files = new Set((configs.length ? configs : [DEFAULT_CONFIG]).map((f) => resolve(f)));
+    for (const d of new Set([...files].map((f) => dirname(f)))) {
+      watchFs(d, (_ev, name) => {
+        if (name && !files.has(join(d, name.toString()))) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => reload('watch-config'), 200);
+      }).unref();
+    }
+  }
   try {
     await svc.start();
   } catch (e) {
@@ -139,6 +171,85 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`wrote ${r.privateFile} (private, mode 0600) and ${r.publicFile} (public)\n`);
     return 0;
   }
+  if (cmd === 'print-config') {
+    const { configs, rest } = parseConfigs(args);
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const r = validateFiles(configs.length ? configs : [DEFAULT_CONFIG], factories);
+    if (!r.config) {
+      process.stderr.write(`Error: invalid configuration (${r.errors.length} error${r.errors.length === 1 ? '' : 's'}):\n`);
+      for (const m of r.errors) process.stderr.write(`  ${m}\n`);
+      return 1;
+    }
+    process.stdout.write(stringifyYaml(effectiveConfig(r.config)));
+    return 0;
+  }
+  if (cmd === 'test') {
+    let tests: string | undefined;
+    const { configs, rest } = parseConfigs(args);
+    for (let i = 0; i < rest.length; i++) {
+      if (rest[i] === '--tests') tests = rest[++i];
+      else if (rest[i]!.startsWith('--tests=')) tests = rest[i]!.slice(8);
+      else throw new UsageError(`unexpected argument ${rest[i]}`);
+    }
+    if (configs.length !== 1) throw new UsageError('sieve test needs exactly one --config');
+    const { runSuite, report, defaultTestsPath } = await import('./configtest/runner.js');
+    const r = await runSuite(configs[0]!, tests ?? defaultTestsPath(configs[0]!), factories);
+    process.stdout.write(report(r));
+    return r.errors.length || r.tests.some((t) => !t.ok) || r.tests.length === 0 ? 1 : 0;
+  }
+  if (cmd === 'tap') {
+    const opt: Record<string, string> = { endpoint: '127.0.0.1:8890', rate: '1', limit: '100', format: 'json' };
+    for (let i = 0; i < args.length; i++) {
+      const m = /^--(component|endpoint|token|signal|rate|limit|format)(?:=(.*))?$/.exec(args[i]!);
+      if (!m) throw new UsageError(`unexpected argument ${args[i]}`);
+      const v = m[2] ?? args[++i];
+      if (v === undefined) throw new UsageError(`--${m[1]} needs a value`);
+      opt[m[1]!] = v;
+    }
+    if (!opt.component) throw new UsageError('sieve tap needs --component');
+    if (opt.format !== 'json' && opt.format !== 'compact') throw new UsageError('--format must be json or compact');
+    const token = opt.token ?? process.env.SIEVE_ADMIN_TOKEN ?? '';
+    const q = new URLSearchParams({ component: opt.component, rate: opt.rate!, limit: opt.limit! });
+    if (opt.signal) q.set('signal', opt.signal);
+    const base = /^https?:\/\//.test(opt.endpoint!) ? opt.endpoint : `http://${opt.endpoint}`;
+    const res = await fetch(`${base}/tap?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.status !== 200) {
+      process.stderr.write(`Error: tap refused (${res.status}): ${((await res.json().catch(() => ({}))) as { error?: string }).error ?? res.statusText}\n`);
+      return 1;
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (opt.format === 'json') process.stdout.write(line + '\n');
+        else {
+          const it = JSON.parse(line) as { signal: string; component: string; name?: string; body?: unknown; attributes?: Record<string, unknown>; tenant?: string };
+          const what = it.name ?? (typeof it.body === 'string' ? it.body : JSON.stringify(it.body));
+          const attrs = Object.entries(it.attributes ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+          process.stdout.write(`${it.signal.padEnd(7)} ${it.component} ${what}${it.tenant ? ` tenant=${it.tenant}` : ''}${attrs ? ` ${attrs}` : ''}\n`);
+        }
+      }
+    }
+    return 0;
+  }
+  if (cmd === 'slo') {
+    if (args[0] !== 'generate') throw new UsageError('usage: sieve slo generate --slo FILE');
+    const i = args.indexOf('--slo');
+    const file = i >= 0 ? args[i + 1] : undefined;
+    if (!file) throw new UsageError('sieve slo generate needs --slo FILE');
+    const { generateRules } = await import('./slo/generate.js');
+    try {
+      process.stdout.write(generateRules(readFileSync(file, 'utf8')));
+    } catch (e) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
+      return 1;
+    }
+    return 0;
+  }
   if (cmd === 'verify') {
     const mod = (await import(VERIFY_MODULE)) as { runVerify(args: string[]): Promise<{ exitCode: number; output: string }> };
     const r = await mod.runVerify(args);
@@ -146,8 +257,10 @@ export async function main(argv: string[]): Promise<number> {
     return r.exitCode;
   }
   const { configs, rest } = parseConfigs(argv);
-  if (rest.length) throw new UsageError(`unknown command or argument "${rest[0]}"`);
-  return run(configs);
+  const watch = rest.includes('--watch-config');
+  const other = rest.filter((a) => a !== '--watch-config');
+  if (other.length) throw new UsageError(`unknown command or argument "${other[0]}"`);
+  return run(configs, watch);
 }
 
 const VERIFY_MODULE = './verify/index.js';

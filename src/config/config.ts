@@ -60,6 +60,8 @@ export const serviceSchema = s.object({
     bearer_token: s.string().optional(),
     /** An authenticator extension instead of (or besides) bearer_token. */
     auth: authRef(),
+    /** Allows `sieve tap` on points upstream of a redaction processor. */
+    allow_unredacted_tap: s.bool(false),
   }),
   /** Where components keep state (chain state, instance id). */
   data_dir: s.string().optional(),

@@ -7,7 +7,9 @@ import type { Component, Consumer, CreateSettings, Kind, ProcessorComponent } fr
 import type { ServiceConfig } from '../config/config.js';
 import type { Signal } from '../pdata/model.js';
 import type { Telemetry } from '../pdata/telemetry.js';
+import { fingerprint } from '../config/effective.js';
 import { fanOut } from './fanout.js';
+import { SwitchConsumer } from './switch.js';
 import type { Logger } from './logger.js';
 import type { SelfTelemetry } from './telemetry.js';
 
@@ -19,6 +21,10 @@ export interface GraphNode {
   component: Component;
   /** Keys of nodes this node sends data to. */
   downstream: Set<string>;
+  /** Fingerprint of the component's config (and the files it names), for reload. */
+  fingerprint: string;
+  /** Builds a fresh instance with the same config (receivers: reload retries a bind with it). */
+  recreate?: () => Component;
 }
 
 export interface Graph {
@@ -28,6 +34,12 @@ export interface Graph {
   /** Receivers by id. */
   receivers: Map<string, Component>;
   extensions: Map<string, Component>;
+  /** Per receiver and signal, the switch the receiver consumes through. */
+  switches: Map<string, Partial<Record<Signal, SwitchConsumer>>>;
+  /** Keys of nodes taken over, still running, from the previous graph (reload). */
+  reused: Set<string>;
+  /** Switches of reused receivers and the pipelines they are to feed once the new nodes run. */
+  pendingSwaps: { sw: SwitchConsumer; target: Consumer }[];
 }
 
 export interface GraphSettings {
@@ -37,10 +49,42 @@ export interface GraphSettings {
   /** service.data_dir */
   dataDir?: string;
   now: () => number;
+  /**
+   * The running graph on reload: a node whose config (fingerprint) and
+   * downstream are unchanged, and whose downstream nodes are all reused, is
+   * taken over running instead of being created again.
+   */
+  previous?: Graph;
+  /** Sees what each receiver and processor emits (`sieve tap`). */
+  tap?: (component: string, pipeline: string | undefined, signal: Signal, data: Telemetry) => void;
 }
 
 export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
   const nodes = new Map<string, GraphNode>();
+  const prev = gs.previous;
+  const reused = new Set<string>();
+  const pendingSwaps: Graph['pendingSwaps'] = [];
+  /** The previous instance of a node when it can be kept, else a new one. */
+  const make = (key: string, fp: string, downstream: readonly string[], create: () => Component): Component => {
+    const old = prev?.nodes.get(key);
+    if (
+      old &&
+      old.fingerprint === fp &&
+      old.downstream.size === new Set(downstream).size &&
+      downstream.every((k) => old.downstream.has(k) && reused.has(k))
+    ) {
+      reused.add(key);
+      return old.component;
+    }
+    return create();
+  };
+  const fps = new Map<string, string>();
+  const fpOf = (c: { id: string; kind: Kind }): string => {
+    const k = `${c.kind}:${c.id}`;
+    let v = fps.get(k);
+    if (v === undefined) fps.set(k, (v = fingerprint(c as Parameters<typeof fingerprint>[0])));
+    return v;
+  };
   const settings = (id: string, kind: Kind, pipelineId?: string): CreateSettings => ({
     id,
     kind,
@@ -51,8 +95,8 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
     pipelineId,
     now: gs.now,
   });
-  const addNode = (key: string, id: string, kind: Kind, component: Component): GraphNode => {
-    const n: GraphNode = { key, id, kind, component, downstream: new Set() };
+  const addNode = (key: string, id: string, kind: Kind, component: Component, fp = ''): GraphNode => {
+    const n: GraphNode = { key, id, kind, component, downstream: new Set(), fingerprint: fp };
     nodes.set(key, n);
     return n;
   };
@@ -62,9 +106,10 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
   for (const id of cfg.service.extensions) {
     const ec = cfg.extensions.get(id)!;
     if (ec.factory.kind !== 'extension') continue;
-    const comp = ec.factory.create(settings(id, 'extension'), ec.config);
+    const fp = fpOf(ec);
+    const comp = make(`extension:${id}`, fp, [], () => (ec.factory.kind === 'extension' ? ec.factory.create(settings(id, 'extension'), ec.config) : (undefined as never)));
     extensions.set(id, comp);
-    addNode(`extension:${id}`, id, 'extension', comp);
+    addNode(`extension:${id}`, id, 'extension', comp, fp);
   }
 
   // Exporters: one instance per id and signal.
@@ -74,7 +119,9 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
     if (existing) return existing;
     const ec = cfg.exporters.get(id)!;
     if (ec.factory.kind !== 'exporter') throw new Error(`${id} is not an exporter`);
-    return addNode(key, id, 'exporter', ec.factory.create(settings(id, 'exporter'), ec.config, signal));
+    const f = ec.factory;
+    const fp = fpOf(ec);
+    return addNode(key, id, 'exporter', make(key, fp, [], () => f.create(settings(id, 'exporter'), ec.config, signal)), fp);
   };
 
   // Pipeline entries (first processor, or the exporter fan-out), built lazily so connectors can reference them.
@@ -108,10 +155,13 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       const prid = p.processors[i]!;
       const pc = cfg.processors.get(prid)!;
       if (pc.factory.kind !== 'processor') continue;
-      const proc = pc.factory.create(settings(prid, 'processor', pid), pc.config, p.signal, countOutgoing(next, prid, pid, p.signal, gs.telemetry));
-      const counted = countProcessor(proc, next, prid, pid, p.signal, gs.telemetry);
+      const f = pc.factory;
       const key = `processor:${prid}:${pid}`;
-      const node = addNode(key, prid, 'processor', proc);
+      const fp = fpOf(pc);
+      const after = next;
+      const proc = make(key, fp, nextKeys, () => f.create(settings(prid, 'processor', pid), pc.config, p.signal, countOutgoing(tapped(after, gs.tap, prid, pid, p.signal), prid, pid, p.signal, gs.telemetry))) as ProcessorComponent;
+      const counted = countProcessor(proc, next, prid, pid, p.signal, gs.telemetry);
+      const node = addNode(key, prid, 'processor', proc, fp);
       for (const k of nextKeys) node.downstream.add(k);
       next = counted;
       nextKeys = [key];
@@ -134,9 +184,11 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       if (!node) {
         const built = pids.map((pid) => buildPipeline(pid));
         const next = fanOut(built.map((b) => b.consumer));
-        if (cc.factory.kind !== 'connector') continue;
-        const comp = cc.factory.create(settings(cid, 'connector'), cc.config, from, to, next);
-        node = addNode(key, cid, 'connector', comp);
+        const f = cc.factory;
+        if (f.kind !== 'connector') continue;
+        const fp = fpOf(cc);
+        const comp = make(key, fp, built.flatMap((b) => b.firstKey), () => f.create(settings(cid, 'connector'), cc.config, from, to, next));
+        node = addNode(key, cid, 'connector', comp, fp);
         for (const b of built) for (const k of b.firstKey) node.downstream.add(k);
         connectorNodes.set(key, node);
       }
@@ -149,6 +201,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
 
   // Receivers: one instance per id, with one consumer per signal.
   const receivers = new Map<string, Component>();
+  const switches = new Map<string, Partial<Record<Signal, SwitchConsumer>>>();
   for (const [rid, rc] of cfg.receivers) {
     const bySignal: Partial<Record<Signal, Consumer>> = {};
     const downstream: string[] = [];
@@ -156,18 +209,51 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       const pids = cfg.pipelines.filter((p) => p.signal === signal && p.receivers.includes(rid)).map((p) => p.id);
       if (pids.length === 0) continue;
       const built = pids.map((pid) => entries.get(pid)!);
-      bySignal[signal] = fanOut(built.map((b) => b.consumer));
+      bySignal[signal] = tapped(fanOut(built.map((b) => b.consumer)), gs.tap, rid, undefined, signal);
       for (const b of built) downstream.push(...b.firstKey);
     }
     if (Object.keys(bySignal).length === 0) continue; // configured but unused: not started
-    if (rc.factory.kind !== 'receiver') continue;
-    const comp = rc.factory.create(settings(rid, 'receiver'), rc.config, bySignal);
+    const f = rc.factory;
+    if (f.kind !== 'receiver') continue;
+    const key = `receiver:${rid}`;
+    // The signals served are part of what the running receiver was built with.
+    const fp = `${fpOf(rc)}:${Object.keys(bySignal).sort().join(',')}`;
+    const old = prev?.nodes.get(key);
+    let comp: Component;
+    let sw: Partial<Record<Signal, SwitchConsumer>>;
+    if (old && old.fingerprint === fp && prev!.switches.has(rid)) {
+      // Kept running with its listeners bound; pointed at the new pipelines once they run.
+      reused.add(key);
+      comp = old.component;
+      sw = prev!.switches.get(rid)!;
+      for (const [sig, c] of Object.entries(bySignal) as [Signal, Consumer][]) pendingSwaps.push({ sw: sw[sig]!, target: c });
+    } else {
+      sw = {};
+      for (const [sig, c] of Object.entries(bySignal) as [Signal, Consumer][]) sw[sig] = new SwitchConsumer(c);
+      comp = f.create(settings(rid, 'receiver'), rc.config, sw);
+    }
+    switches.set(rid, sw);
     receivers.set(rid, comp);
-    const node = addNode(`receiver:${rid}`, rid, 'receiver', comp);
+    const node = addNode(key, rid, 'receiver', comp, fp);
+    node.recreate = () => f.create(settings(rid, 'receiver'), rc.config, sw);
     for (const k of downstream) node.downstream.add(k);
   }
 
-  return { nodes, order: topoOrder(nodes), receivers, extensions };
+  return { nodes, order: topoOrder(nodes), receivers, extensions, switches, reused, pendingSwaps };
+}
+
+/** Hands what passes to the tap hook (which decides cheaply whether anyone listens). */
+function tapped(next: Consumer, tap: GraphSettings['tap'], id: string, pipeline: string | undefined, signal: Signal): Consumer {
+  if (!tap) return next;
+  return {
+    get mutatesData() {
+      return next.mutatesData;
+    },
+    consume(data: Telemetry) {
+      tap(id, pipeline, signal, data);
+      return next.consume(data);
+    },
+  };
 }
 
 /** Counts items in and out of a processor under the Collector's names. */

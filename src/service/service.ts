@@ -10,9 +10,11 @@ import { isPipelineWatcher, type AdminHandler, type Component, type Factory, typ
 import { resolveConfig, type ServiceConfig } from '../config/config.js';
 import { loadFiles, loadSources, type Env } from '../config/loader.js';
 import { factories as builtinFactories } from '../components.js';
-import { buildGraph, type Graph } from './graph.js';
+import { buildGraph, type Graph, type GraphNode } from './graph.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 import { SelfTelemetry } from './telemetry.js';
+import { TapHub } from './tap.js';
+import type { Signal } from '../pdata/model.js';
 import { registerProcessMetrics } from './process_metrics.js';
 import { listen, StartError } from './net.js';
 
@@ -36,6 +38,19 @@ export interface ServiceOptions {
   metricsAddress?: string | null;
   env?: Env;
   now?: () => number;
+  /** The config files the service was built from; reload reads them again. */
+  files?: string[];
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  errors: string[];
+  /** Node keys started anew (changed or added). */
+  started: string[];
+  /** Node keys kept running from the previous config. */
+  kept: string[];
+  /** Node keys shut down (changed or removed). */
+  stopped: string[];
 }
 
 export interface LoadResult {
@@ -65,7 +80,15 @@ export class Service {
   metricsPort: number | undefined;
   adminPort: number | undefined;
 
-  constructor(readonly config: ServiceConfig, private opts: ServiceOptions = {}) {
+  private adminToken: Buffer | undefined;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private host: Host | undefined;
+  private taps = new TapHub(this.telemetry);
+  private tapHook = (c: string, p: string | undefined, sig: Signal, d: Parameters<TapHub['observe']>[3]) => {
+    if (this.taps.active) this.taps.observe(c, p, sig, d);
+  };
+
+  constructor(public config: ServiceConfig, private opts: ServiceOptions = {}) {
     const level = opts.logLevel ?? config.service.telemetry.logs.level;
     this.logger = opts.logger ?? createLogger({ level, write: opts.logWrite });
     this.instanceId = loadInstanceId(config.service.data_dir);
@@ -80,7 +103,7 @@ export class Service {
   static fromFiles(paths: string[], opts: ServiceOptions = {}): Service {
     const r = validateFiles(paths, opts.factories ?? builtinFactories, opts.env);
     if (!r.config) throw new ConfigError(r.errors, r.warnings);
-    return new Service(r.config, opts);
+    return new Service(r.config, { files: paths, ...opts });
   }
 
   /** The running components by id. */
@@ -106,9 +129,10 @@ export class Service {
       instanceId: this.instanceId,
       dataDir: this.config.service.data_dir,
       now: this.opts.now ?? Date.now,
+      tap: this.tapHook,
     });
     this.graph = graph;
-    const host: Host = {
+    const host: Host = (this.host = {
       getExtension: (id) => graph.extensions.get(id),
       components: () => this.components(),
       registerAdminRoute: (method, path, handler) => {
@@ -117,8 +141,33 @@ export class Service {
       logger: this.logger,
       telemetry: this.telemetry,
       pipelines: () => this.config.pipelines,
-    };
+    });
     registerProcessMetrics(this.telemetry);
+    this.telemetry.gauge('sieve_config_last_reload_successful', 'Whether the last config reload succeeded (1) or was rejected (0).').set(1);
+    this.telemetry.counter('sieve_config_reloads', 'Config reloads attempted, by result.', ['result']);
+    // Alertmanager webhook receiver: a firing alert (e.g. an SLO burn-rate alert)
+    // turns on tail-sampling incident mode for `duration` (default 15m).
+    this.adminRoutes.set('POST /alertmanager', async (req) => {
+      let msg: { status?: string; alerts?: { status?: string }[] };
+      try {
+        msg = JSON.parse(req.body.toString('utf8')) as typeof msg;
+      } catch {
+        return { status: 400, body: { error: 'the body must be an Alertmanager webhook message (JSON)' } };
+      }
+      const firing = (msg.alerts ?? []).filter((a) => a.status === 'firing').length;
+      if (firing === 0) return { status: 200, body: { status: 'ignored', firing: 0 } };
+      const incident = this.adminRoutes.get('POST /admin/incident-mode');
+      if (!incident) return { status: 404, body: { error: 'no tail_sampling processor with incident mode is running' } };
+      const url = new URL(req.url);
+      url.pathname = '/admin/incident-mode';
+      const r = await incident({ url, headers: req.headers, body: Buffer.from(JSON.stringify({ duration: req.url.searchParams.get('duration') ?? '15m' })) });
+      this.logger.warn('Incident mode turned on by an Alertmanager alert', { firing });
+      return r;
+    });
+    this.adminRoutes.set('POST /reload', async () => {
+      const r = await this.reload();
+      return r.ok ? { status: 200, body: { status: 'reloaded', started: r.started, stopped: r.stopped, kept: r.kept } } : { status: 400, body: { status: 'rejected', errors: r.errors } };
+    });
     // Extensions first, then downstream before upstream.
     const startOrder = [...graph.order].reverse().sort((a, b) => (a.kind === 'extension' ? -1 : 0) - (b.kind === 'extension' ? -1 : 0));
     const startedNodes: typeof startOrder = [];
@@ -177,13 +226,13 @@ export class Service {
     const admin = this.config.service.admin;
     if (admin.endpoint) {
       if (!admin.bearer_token && !admin.auth) throw new StartError('service::admin::bearer_token: is required when the admin endpoint is on (or set service::admin::auth)');
-      const token = admin.bearer_token ? Buffer.from(admin.bearer_token) : undefined;
+      this.adminToken = admin.bearer_token ? Buffer.from(admin.bearer_token) : undefined;
       const auth = resolveServerAuth(host, admin.auth, 'service::admin');
       const count = auth ? { listener: 'service::admin', authenticator: admin.auth!.authenticator, counter: authCounter(this.telemetry) } : undefined;
       const srv = createServer(async (req, res) => {
         // With both set, either credential is enough.
-        if (auth && !(token && this.adminTokenOk(req, token)) && !(await guardHttp(auth, req, res, count))) return;
-        void this.handleAdmin(req, res, auth ? undefined : token);
+        if (auth && !(this.adminToken && this.adminTokenOk(req, this.adminToken)) && !(await guardHttp(auth, req, res, count))) return;
+        void this.handleAdmin(req, res, auth ? undefined : this.adminToken);
       });
       this.adminPort = await listen(srv, admin.endpoint, 'service::admin');
       this.servers.push(srv);
@@ -206,6 +255,7 @@ export class Service {
       return send(401, { error: 'a valid bearer token is required' });
     }
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (req.method === 'GET' && url.pathname === '/tap') return this.serveTap(url, res, send);
     const handler = this.adminRoutes.get(`${req.method} ${url.pathname}`);
     if (!handler) return send(404, { error: `no admin route ${req.method} ${url.pathname}` });
     const chunks: Buffer[] = [];
@@ -221,6 +271,148 @@ export class Service {
     } catch (e) {
       send(500, { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Reads the config again (files given at construction, or `yaml`), validates
+   * it, and swaps only what changed: a node whose config, the files it names,
+   * and downstream are unchanged keeps running (listeners bound, queues and
+   * buffers intact). New nodes start before the receivers are pointed at them;
+   * replaced nodes are shut down afterwards, upstream first, so what they hold
+   * drains. An invalid config leaves the running one in place. Reloads run one
+   * at a time.
+   */
+  reload(yaml?: string): Promise<ReloadResult> {
+    const run = this.reloadChain.then(() => this.reloadNow(yaml));
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(yaml?: string): Promise<ReloadResult> {
+    const reloads = this.telemetry.counter('sieve_config_reloads', 'Config reloads attempted, by result.', ['result']);
+    const lastOk = this.telemetry.gauge('sieve_config_last_reload_successful', 'Whether the last config reload succeeded (1) or was rejected (0).');
+    const fail = (errors: string[]): ReloadResult => {
+      reloads.inc({ result: 'failure' });
+      lastOk.set(0);
+      this.logger.error('Config reload rejected; the running config is kept.', { errors });
+      return { ok: false, errors, started: [], kept: [], stopped: [] };
+    };
+    const old = this.graph;
+    if (!old || !this.host || this.shutdownP) return fail(['the service is not running']);
+    if (yaml === undefined && !this.opts.files) return fail(['no config files to reload from']);
+    const factories = this.opts.factories ?? builtinFactories;
+    const r = yaml !== undefined ? validateYaml(yaml, factories, this.opts.env) : validateFiles(this.opts.files!, factories, this.opts.env);
+    for (const w of r.warnings) this.logger.warn('Config warning', { warning: w });
+    if (!r.config) return fail(r.errors);
+    const cfg = r.config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(cfg.service.telemetry, this.config.service.telemetry) || cfg.service.admin.endpoint !== this.config.service.admin.endpoint || cfg.service.data_dir !== this.config.service.data_dir) {
+      this.logger.warn('service::telemetry, service::admin::endpoint and service::data_dir take effect on restart only; the running values are kept.');
+    }
+    let graph: Graph;
+    try {
+      graph = buildGraph(cfg, { logger: this.logger, telemetry: this.telemetry, instanceId: this.instanceId, dataDir: this.config.service.data_dir, now: this.opts.now ?? Date.now, previous: old, tap: this.tapHook });
+    } catch (e) {
+      return fail([(e as Error).message]);
+    }
+    const fresh = (g: Graph) => [...g.order].filter((n) => !graph.reused.has(n.key));
+    const newNodes = fresh(graph);
+    const gone = old.order.filter((n) => graph.nodes.get(n.key)?.component !== n.component);
+    // Start what is new, extensions first, then downstream before upstream; receivers come later.
+    const startOrder = [...newNodes].reverse().filter((n) => n.kind !== 'receiver').sort((a, b) => (a.kind === 'extension' ? -1 : 0) - (b.kind === 'extension' ? -1 : 0));
+    const started: GraphNode[] = [];
+    for (const n of startOrder) {
+      try {
+        await n.component.start(this.host);
+        started.push(n);
+      } catch (e) {
+        for (const s of started.reverse()) await s.component.shutdown().catch(() => undefined);
+        return fail([`${n.kind} "${n.id}" failed to start: ${(e as Error).message}`]);
+      }
+    }
+    // From here the new graph is live: kept receivers feed the new pipelines.
+    this.graph = graph;
+    this.config = cfg;
+    if (cfg.service.admin.bearer_token && this.adminToken) this.adminToken = Buffer.from(cfg.service.admin.bearer_token);
+    await Promise.all(graph.pendingSwaps.map(({ sw, target }) => sw.swap(target)));
+    // Replaced receivers: stop the old listener (its in-flight calls finish), then bind the new one.
+    const goneReceivers = gone.filter((n) => n.kind === 'receiver');
+    for (const n of goneReceivers) {
+      await n.component.shutdown().catch((e) => this.logger.error('Component failed to shut down', { 'otelcol.component.id': n.id, error: e }));
+      const sw = old.switches.get(n.id);
+      if (sw) await Promise.all(Object.values(sw).map((x) => x!.drained()));
+    }
+    const errors: string[] = [];
+    for (const n of newNodes.filter((x) => x.kind === 'receiver')) {
+      // The old socket may take a moment to be released.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await n.component.start(this.host);
+          break;
+        } catch (e) {
+          await n.component.shutdown().catch(() => undefined);
+          if (attempt >= 20 || !/EADDRINUSE|address already in use/i.test((e as Error).message) || !n.recreate) {
+            errors.push(`receiver "${n.id}" failed to start: ${(e as Error).message}`);
+            break;
+          }
+          await new Promise((res) => setTimeout(res, 50));
+          n.component = n.recreate();
+          graph.receivers.set(n.id, n.component);
+        }
+      }
+    }
+    // Drain and stop what was replaced or removed, upstream first; extensions last.
+    for (const n of gone) {
+      if (n.kind === 'receiver' || n.kind === 'extension') continue;
+      await n.component.shutdown().catch((e) => this.logger.error('Component failed to shut down', { 'otelcol.component.id': n.id, error: e }));
+    }
+    for (const n of gone) if (n.kind === 'extension') await n.component.shutdown().catch(() => undefined);
+    for (const n of newNodes) if (n.kind === 'extension' && isPipelineWatcher(n.component)) n.component.ready();
+    const result: ReloadResult = {
+      ok: errors.length === 0,
+      errors,
+      started: newNodes.map((n) => n.key),
+      kept: [...graph.reused],
+      stopped: gone.map((n) => n.key),
+    };
+    if (errors.length) return { ...fail(errors), started: result.started, kept: result.kept, stopped: result.stopped };
+    reloads.inc({ result: 'success' });
+    lastOk.set(1);
+    this.logger.info('Config reloaded.', { started: result.started.length, kept: result.kept.length, stopped: result.stopped.length });
+    return result;
+  }
+
+  /**
+   * `GET /tap?component=ID[&signal=S][&rate=R][&limit=N]`: streams what the
+   * receiver or processor ID emits as JSON lines until the limit or the client
+   * leaves. A point upstream of a redaction processor is refused (403) unless
+   * service::admin::allow_unredacted_tap is set.
+   */
+  private serveTap(url: URL, res: ServerResponse, send: (status: number, body: unknown) => void): void {
+    const component = url.searchParams.get('component') ?? '';
+    const signal = url.searchParams.get('signal') ?? undefined;
+    const rate = Number(url.searchParams.get('rate') ?? '1');
+    const limit = Number(url.searchParams.get('limit') ?? '100');
+    if (signal !== undefined && !['traces', 'metrics', 'logs'].includes(signal)) return send(400, { error: `signal: must be traces, metrics or logs, got ${JSON.stringify(signal)}` });
+    if (!(rate > 0 && rate <= 1)) return send(400, { error: `rate: must be in (0, 1], got ${url.searchParams.get('rate')}` });
+    if (!(Number.isInteger(limit) && limit > 0)) return send(400, { error: `limit: must be a positive integer, got ${url.searchParams.get('limit')}` });
+    const [id, pipeline] = component.split('@');
+    const pipelines = this.config.pipelines.filter((p) => (!signal || p.signal === signal) && (!pipeline || p.id === pipeline));
+    const atReceiver = !pipeline && this.graph?.receivers.has(id!);
+    const where = pipelines.filter((p) => (atReceiver ? p.receivers.includes(id!) : p.processors.includes(id!)));
+    if (where.length === 0) return send(404, { error: `component: no receiver or processor "${component}"${signal ? ` in a ${signal} pipeline` : ''}; tap one of ${[...new Set(this.config.pipelines.flatMap((p) => [...p.receivers, ...p.processors]))].join(', ')}` });
+    const redactedLater = where.filter((p) => {
+      const from = atReceiver ? -1 : p.processors.indexOf(id!);
+      return p.processors.slice(from + 1).some((x) => this.config.processors.get(x)?.type === 'redaction');
+    });
+    if (redactedLater.length && !this.config.service.admin.allow_unredacted_tap) {
+      return send(403, { error: `"${component}" is upstream of redaction in ${redactedLater.map((p) => p.id).join(', ')}; tap the redaction processor or a later one, or set service::admin::allow_unredacted_tap` });
+    }
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+    res.flushHeaders();
+    const remove = this.taps.add({ component, signal: signal as Signal | undefined, rate, remaining: limit, res });
+    res.on('close', remove);
+    res.on('finish', remove);
   }
 
   /** Stops receivers first, drains processors and exporters, within service.shutdown_timeout. Idempotent. */
@@ -254,6 +446,7 @@ export class Service {
       for (const n of graph.order) {
         if (n.kind === 'extension') await n.component.shutdown().catch(() => undefined);
       }
+      this.taps.closeAll();
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       this.logger.info('Shutdown complete.');
     })();
