@@ -2,6 +2,7 @@
 // component of the real graph built from the config, with exporters replaced by
 // capture points and a fake clock, advances time so batch and tail-sampling
 // timeouts decide without waiting, and checks what reached each capture point.
+import { resolveServerAuth, type AuthRef } from '../extensions/auth/auth.js';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
@@ -256,7 +257,21 @@ async function runOne(cfg: ServiceConfig, t: TestSpec, baseDir: string): Promise
       if (json === undefined) throw new Error(`input at ${inp.at}: give otlp or file`);
       const { signal, data } = decode(inp.signal, json);
       if (inp.headers) data.ctx.metadata = Object.fromEntries(Object.entries(inp.headers).map(([k, v]) => [k.toLowerCase(), [v]]));
-      if (graph.receivers.has(inp.at)) data.ctx.receiver = inp.at;
+      if (graph.receivers.has(inp.at)) {
+        data.ctx.receiver = inp.at;
+        // The receiver's authenticator, as its listeners run it: a refusal is a refused input.
+        const protocols = (c2.receivers.get(inp.at)?.config as { protocols?: Record<string, { auth?: AuthRef } | undefined> } | undefined)?.protocols;
+        const ref = protocols?.http?.auth ?? protocols?.grpc?.auth;
+        const auth = resolveServerAuth(host, ref, `receivers::${inp.at}::protocols`);
+        if (auth) {
+          try {
+            data.ctx.auth = await auth.authenticate(data.ctx.metadata ?? {});
+          } catch (e) {
+            feeds.push({ state: 'error', error: (e as Error).message });
+            continue;
+          }
+        }
+      }
       const c = target(graph, c2, inp.at, signal);
       if (!c) throw new Error(`input at "${inp.at}": no receiver or component with that id takes ${signal}`);
       const f: (typeof feeds)[number] = { state: 'pending' };
