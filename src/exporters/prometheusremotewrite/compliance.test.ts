@@ -12,6 +12,7 @@ import { labelsOf, startReceiver, type FakeReceiver } from '../../prom/testdata/
 import { SelfTelemetry } from '../../service/telemetry.js';
 import { prwSchema, validatePrw } from './config.js';
 import { PrometheusRemoteWriteExporter } from './exporter.js';
+import { reportingInterval } from './translate.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -269,6 +270,73 @@ describe('remote write sender compliance', () => {
     exp.sweep();
     await drained(exp, rx);
     expect(find(rx.accepted(), 'gone')).toHaveLength(4);
+  });
+
+  it('Staleness: two pushes milliseconds apart do not end a series that reports every minute', async () => {
+    const clock = { now: T0 };
+    const { rx, exp, telemetry } = await setup({ staleness: { missed_intervals: 3, max_age: '10m' } }, clock);
+    const push = async (at: number, value: number) => {
+      clock.now = at;
+      await exp.consume(batch(resourceMetrics(svc, [gauge('minutely', [{ value, time: at }])])));
+      await drained(exp, rx);
+    };
+    const sweepAt = async (at: number) => {
+      clock.now = at;
+      exp.sweep();
+      await drained(exp, rx);
+    };
+    await push(T0, 0);
+    await push(T0 + 60_000, 1);
+    await push(T0 + 120_000, 2);
+    // A second push 4 ms later (a flush at shutdown, a retry, a second replica).
+    await push(T0 + 120_004, 3);
+    for (const at of [T0 + 120_500, T0 + 121_000, T0 + 150_000, T0 + 179_000]) await sweepAt(at);
+    await push(T0 + 180_000, 4);
+    await sweepAt(T0 + 181_000);
+    let samples = find(rx.accepted(), 'minutely').map((s) => s.samples[0]!);
+    expect(samples.map((s) => s.stale)).toEqual([false, false, false, false, false]);
+    expect(await telemetry.value('sieve_prometheusremotewrite_stale_markers_total')).toBe(0);
+    // It still ends after three of its minutes without a sample.
+    await sweepAt(T0 + 180_000 + 179_000);
+    expect(find(rx.accepted(), 'minutely')).toHaveLength(5);
+    await sweepAt(T0 + 180_000 + 181_000);
+    samples = find(rx.accepted(), 'minutely').map((s) => s.samples[0]!);
+    expect(samples.map((s) => s.stale)).toEqual([false, false, false, false, false, true]);
+    expect(samples.at(-1)!.timestamp).toBe(T0 + 180_001);
+  });
+
+  it('Staleness: the reporting interval has a floor of staleness.min_interval', async () => {
+    const clock = { now: T0 };
+    const { rx, exp } = await setup({ staleness: { missed_intervals: 3, min_interval: '10s' } }, clock);
+    // Reports every 100 ms: 3 intervals would be 300 ms, the floor makes it 30 s.
+    for (let i = 0; i < 4; i++) {
+      clock.now = T0 + i * 100;
+      await exp.consume(batch(resourceMetrics(svc, [gauge('fast', [{ value: i, time: T0 + i * 100 }])])));
+      await drained(exp, rx);
+    }
+    clock.now = T0 + 300 + 29_000;
+    exp.sweep();
+    await drained(exp, rx);
+    expect(find(rx.accepted(), 'fast').map((s) => s.samples[0]!.stale)).toEqual([false, false, false, false]);
+    clock.now = T0 + 300 + 31_000;
+    exp.sweep();
+    await drained(exp, rx);
+    expect(find(rx.accepted(), 'fast').map((s) => s.samples[0]!.stale)).toEqual([false, false, false, false, true]);
+  });
+
+  it('reportingInterval: median of the recent gaps, floored', () => {
+    const cases: [number, number, number, number, number][] = [
+      // g0 (newest), g1, g2, floor, expected
+      [0, 0, 0, 10_000, 0],
+      [60_000, 0, 0, 10_000, 60_000],
+      [4, 60_000, 0, 10_000, 60_000],
+      [4, 60_000, 60_000, 10_000, 60_000],
+      [60_000, 4, 60_000, 10_000, 60_000],
+      [30_000, 60_000, 90_000, 10_000, 60_000],
+      [100, 100, 100, 10_000, 10_000],
+      [4, 5, 60_000, 10_000, 10_000],
+    ];
+    for (const [g0, g1, g2, floor, want] of cases) expect(reportingInterval(g0, g1, g2, floor), `${g0},${g1},${g2}`).toBe(want);
   });
 
   it('Staleness: every series of a resource that stops reporting gets a marker, histogram buckets included', async () => {

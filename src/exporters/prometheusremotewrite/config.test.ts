@@ -15,7 +15,7 @@ describe('prometheusremotewrite config', () => {
       target_info: { enabled: true },
       max_batch_size_bytes: 3_000_000,
       max_tracked_series: 500_000,
-      staleness: { enabled: true, missed_intervals: 3, max_age: 300_000 },
+      staleness: { enabled: true, missed_intervals: 3, max_age: 300_000, min_interval: 10_000 },
       timeout: 5000,
       retry_on_failure: { enabled: true, initial_interval: 50, max_interval: 5000, max_elapsed_time: 300_000 },
     });
@@ -48,6 +48,7 @@ describe('prometheusremotewrite config', () => {
     ['tiny batches', { endpoint, max_batch_size_bytes: 10 }, 'x::max_batch_size_bytes: must be at least 1024, got 10'],
     ['zero consumers', { endpoint, remote_write_queue: { num_consumers: 0 } }, 'x::remote_write_queue::num_consumers: must be at least 1, got 0'],
     ['staleness max_age 0', { endpoint, staleness: { max_age: '0s' } }, 'x::staleness::max_age: must be greater than 0'],
+    ['min_interval over max_age', { endpoint, staleness: { max_age: '5s' } }, 'x::staleness::min_interval: must not be greater than max_age'],
     ['retry intervals', { endpoint, retry_on_failure: { initial_interval: '10s', max_interval: '1s' } }, 'x::retry_on_failure::max_interval: must not be less than initial_interval'],
     ['unknown key', { endpoint, external_label: {} }, 'x::external_label: unknown key "external_label" (did you mean "external_labels"?)'],
   ];

@@ -34,6 +34,8 @@ export const prwSchema = s.object({
     missed_intervals: s.int(3, { min: 1 }),
     /** ... and at the latest after this long (also used while the interval is unknown). */
     max_age: s.duration('5m'),
+    /** Floor of a series' reporting interval (the median of its recent gaps). */
+    min_interval: s.duration('10s'),
   }),
   /** The Collector's queue block; mapped onto sending_queue. */
   remote_write_queue: s
@@ -104,5 +106,8 @@ export function validatePrw(cfg: PrwConfig, path: string[], issues: Issues): voi
     issues.error([...path, 'max_batch_size_bytes'], `must be at least 1024, got ${cfg.max_batch_size_bytes}`);
   }
   if (cfg.staleness.max_age <= 0) issues.error([...path, 'staleness', 'max_age'], 'must be greater than 0');
+  if (cfg.staleness.min_interval > cfg.staleness.max_age) {
+    issues.error([...path, 'staleness', 'min_interval'], 'must not be greater than max_age');
+  }
   validateHelper(helperConfig(cfg), path, issues);
 }

@@ -138,7 +138,11 @@ export class PrometheusRemoteWriteExporter implements ExporterComponent {
   /** Queues staleness markers for series that have disappeared (exposed for tests with an injected clock). */
   sweep(): void {
     const now = this.settings.now();
-    const o = { missedIntervals: this.cfg.staleness.missed_intervals, maxAgeMs: this.cfg.staleness.max_age };
+    const o = {
+      missedIntervals: this.cfg.staleness.missed_intervals,
+      maxAgeMs: this.cfg.staleness.max_age,
+      minIntervalMs: this.cfg.staleness.min_interval,
+    };
     for (const s of this.shards) {
       const due = s.translator.collectStale(now, o);
       if (due === undefined) continue;

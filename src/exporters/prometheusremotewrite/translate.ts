@@ -57,8 +57,15 @@ type Kind = 'gauge' | 'sum' | 'histogram' | 'summary';
 interface Entry {
   /** Timestamp (ms) of the last sample sent. */
   lastMs: number;
-  /** Gap (ms) between the last two samples; 0 until known. */
-  gapMs: number;
+  /**
+   * The three most recent gaps (ms) between samples, newest first; 0 until
+   * known. Three numbers in the entry rather than an array: no allocation per
+   * series, and a median of three already ignores one outlier (a flush at
+   * shutdown, a retry, a second replica a few milliseconds after the first).
+   */
+  gap0: number;
+  gap1: number;
+  gap2: number;
   /** Wall-clock time (ms) the series was last translated. */
   seenAt: number;
   /** A staleness marker for it is queued. */
@@ -96,6 +103,21 @@ export interface ShardOptions {
 export interface StalenessOptions {
   missedIntervals: number;
   maxAgeMs: number;
+  /** Floor of a series' estimated reporting interval. */
+  minIntervalMs: number;
+}
+
+/**
+ * A series' reporting interval: the median of its recent gaps (the larger of
+ * two while only two are known), at least `minMs`; 0 while no gap is known.
+ */
+export function reportingInterval(g0: number, g1: number, g2: number, minMs: number): number {
+  if (g0 <= 0) return 0;
+  let m: number;
+  if (g1 <= 0) m = g0;
+  else if (g2 <= 0) m = Math.max(g0, g1);
+  else m = Math.max(Math.min(g0, g1), Math.min(Math.max(g0, g1), g2));
+  return Math.max(m, minMs);
 }
 
 /**
@@ -198,7 +220,9 @@ export class ShardTranslator {
     if (this.entries.size >= this.o.maxTracked) return undefined;
     const e: Entry = {
       lastMs: -Infinity,
-      gapMs: 0,
+      gap0: 0,
+      gap1: 0,
+      gap2: 0,
       seenAt: this.now,
       markerQueued: false,
       resource: this.res,
@@ -218,7 +242,11 @@ export class ShardTranslator {
   }
 
   private seen(e: Entry, ms: number, attrs: KeyValue[]): void {
-    if (e.lastMs !== -Infinity) e.gapMs = ms - e.lastMs;
+    if (e.lastMs !== -Infinity) {
+      e.gap2 = e.gap1;
+      e.gap1 = e.gap0;
+      e.gap0 = ms - e.lastMs;
+    }
     e.lastMs = ms;
     e.seenAt = this.now;
     e.markerQueued = false;
@@ -445,7 +473,8 @@ export class ShardTranslator {
 
   /**
    * Series that have disappeared: not seen for `missedIntervals` of their own
-   * reporting intervals (capped at, and defaulting to, `maxAgeMs`). Returns an
+   * reporting intervals (see `reportingInterval`; capped at, and defaulting
+   * to, `maxAgeMs`). Returns an
    * OTLP batch of NO_RECORDED_VALUE points for them, one millisecond after each
    * one's last sample, which the translator turns into staleness markers; or
    * undefined when none is due. The entries are marked so they are not
@@ -456,7 +485,8 @@ export class ShardTranslator {
     const due: Entry[] = [];
     for (const e of this.entries.values()) {
       if (e.markerQueued || e.lastMs === -Infinity) continue;
-      const limit = e.gapMs > 0 ? Math.min(o.maxAgeMs, e.gapMs * o.missedIntervals) : o.maxAgeMs;
+      const interval = reportingInterval(e.gap0, e.gap1, e.gap2, o.minIntervalMs);
+      const limit = interval > 0 ? Math.min(o.maxAgeMs, interval * o.missedIntervals) : o.maxAgeMs;
       if (now - e.seenAt <= limit) continue;
       e.markerQueued = true;
       due.push(e);
