@@ -197,6 +197,55 @@ export function makeHasher(cfg: Pick<RedactionConfig, 'hash_function' | 'hmac_ke
   }
 }
 
+/**
+ * A direct-mapped table of byte strings of up to `stride` bytes: a slot is
+ * chosen from the length and four sampled bytes and holds the last string
+ * put there, so a lookup is one hash and one compare and nothing grows.
+ */
+class ByteSlots {
+  private readonly len: Int32Array;
+  private readonly bytes: Uint8Array;
+  /** The slot of the last has() (-1: the string is too long for the table); put() writes there. */
+  slot = -1;
+
+  constructor(
+    private readonly slots: number,
+    private readonly stride: number,
+  ) {
+    this.len = new Int32Array(slots).fill(-1);
+    this.bytes = new Uint8Array(slots * stride);
+  }
+
+  /** True when buf[start, end) is the string in its slot. */
+  has(buf: Uint8Array, start: number, end: number): boolean {
+    const n = end - start;
+    if (n > this.stride) {
+      this.slot = -1;
+      return false;
+    }
+    const slot =
+      n === 0 ? 0 : (Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[start + ((n * 3) >> 2)]!, 8191) ^ Math.imul(buf[end - 1]!, 524287)) & (this.slots - 1);
+    this.slot = slot;
+    if (this.len[slot] !== n) return false;
+    const b = this.bytes;
+    const base = slot * this.stride;
+    for (let i = 0; i < n; i++) if (b[base + i] !== buf[start + i]) return false;
+    return true;
+  }
+
+  /** Stores buf[start, end) in the slot of the last has() of the same bytes. */
+  put(buf: Uint8Array, start: number, end: number): void {
+    const slot = this.slot;
+    if (slot < 0) return;
+    this.slot = -1;
+    const n = end - start;
+    const b = this.bytes;
+    const base = slot * this.stride;
+    for (let i = 0; i < n; i++) b[base + i] = buf[start + i]!;
+    this.len[slot] = n;
+  }
+}
+
 export class Redactor {
   private readonly allowAll: boolean;
   private readonly allowed: ReadonlySet<string>;
@@ -210,12 +259,9 @@ export class Redactor {
   private readonly engine: DetectorEngine;
   private readonly sensitiveKeys: boolean;
   private readonly keyCache = new Map<string, number>();
-  private readonly keyLen = new Int32Array(KEY_SLOTS).fill(-1);
-  private readonly keyBytes = new Uint8Array(KEY_SLOTS * KEY_STRIDE);
+  private readonly keySlots = new ByteSlots(KEY_SLOTS, KEY_STRIDE);
   private readonly keyCls = new Uint8Array(KEY_SLOTS);
-  private readonly valLen = new Int32Array(VALUE_SLOTS).fill(-1);
-  private readonly valBytes = new Uint8Array(VALUE_SLOTS * VALUE_STRIDE);
-  private valSlot = -1;
+  private readonly cleanSlots = new ByteSlots(VALUE_SLOTS, VALUE_STRIDE);
   private readonly clean: string[];
   private readonly cleanMaxLen: number;
   private readonly masks: string[];
@@ -324,48 +370,28 @@ export class Redactor {
    * rememberClean() of the same bytes.
    */
   knownClean(buf: Uint8Array, start: number, end: number): boolean {
-    const n = end - start;
-    if (n > VALUE_STRIDE || n === 0 || this.cleanMaxLen === 0) {
-      this.valSlot = -1;
+    if (this.cleanMaxLen === 0) {
+      this.cleanSlots.slot = -1;
       return false;
     }
-    const slot = (Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[start + ((n * 3) >> 2)]!, 8191) ^ Math.imul(buf[end - 1]!, 524287)) & (VALUE_SLOTS - 1);
-    this.valSlot = slot;
-    if (this.valLen[slot] !== n) return false;
-    const vb = this.valBytes;
-    const base = slot * VALUE_STRIDE;
-    for (let i = 0; i < n; i++) if (vb[base + i] !== buf[start + i]) return false;
-    return true;
+    return this.cleanSlots.has(buf, start, end);
   }
 
   /** Records the bytes last looked up by knownClean() as clean. */
   rememberClean(buf: Uint8Array, start: number, end: number): void {
-    const slot = this.valSlot;
-    if (slot < 0) return;
-    this.valSlot = -1;
-    const n = end - start;
-    const vb = this.valBytes;
-    const base = slot * VALUE_STRIDE;
-    for (let i = 0; i < n; i++) vb[base + i] = buf[start + i]!;
-    this.valLen[slot] = n;
+    this.cleanSlots.put(buf, start, end);
   }
 
   /** The class (K_*) of the key whose UTF-8 bytes are buf[start, end). */
   keyClassBytes(buf: Uint8Array, start: number, end: number): number {
-    const n = end - start;
-    if (n > KEY_STRIDE) return this.keyClass(utf8Read(buf, start, end));
-    const slot = n === 0 ? 0 : (Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[end - 1]!, 8191)) & (KEY_SLOTS - 1);
-    const base = slot * KEY_STRIDE;
-    const kb = this.keyBytes;
-    if (this.keyLen[slot] === n) {
-      let i = 0;
-      while (i < n && kb[base + i] === buf[start + i]) i++;
-      if (i === n) return this.keyCls[slot]!;
-    }
+    const t = this.keySlots;
+    if (t.has(buf, start, end)) return this.keyCls[t.slot]!;
     const c = this.keyClass(utf8Read(buf, start, end));
-    for (let i = 0; i < n; i++) kb[base + i] = buf[start + i]!;
-    this.keyLen[slot] = n;
-    this.keyCls[slot] = c;
+    const slot = t.slot;
+    if (slot >= 0) {
+      t.put(buf, start, end);
+      this.keyCls[slot] = c;
+    }
     return c;
   }
 
@@ -376,16 +402,19 @@ export class Redactor {
    */
   entryString(cls: number, s: string): string | undefined {
     if (this.allowedValues.length > 0 && this.isAllowedValue(s)) return undefined;
+    if (cls === K_MASK_BLOCKED || (cls === K_MASK_SENSITIVE && s !== '')) return this.keyMask(cls, s);
+    if (cls === K_MASK_SENSITIVE) return undefined;
+    return this.maskString(s);
+  }
+
+  /** The whole-value mask of a blocked (K_MASK_BLOCKED) or sensitive (K_MASK_SENSITIVE) key over `text`; counted. */
+  private keyMask(cls: number, text: string): string {
     if (cls === K_MASK_BLOCKED) {
       this.count(R_BLOCKED_KEYS);
-      return this.fixedMask(s);
+      return this.fixedMask(text);
     }
-    if (cls === K_MASK_SENSITIVE) {
-      if (s === '') return undefined;
-      this.count(R_SENSITIVE);
-      return this.hash ? `[REDACTED:sensitive_key:${this.hash(s)}]` : this.masks[R_SENSITIVE]!;
-    }
-    return this.maskString(s);
+    this.count(R_SENSITIVE);
+    return this.hash ? `[REDACTED:sensitive_key:${this.hash(text)}]` : this.masks[R_SENSITIVE]!;
   }
 
   private keyClass(k: string): number {
@@ -483,33 +512,18 @@ export class Redactor {
   private processEntry(kv: KeyValue, cls: number, sum: Summary | undefined, prefix: string, leaves: boolean): boolean {
     const v = kv.value;
     const scalarString = v.type === 'string' ? v.value : this.redactAllTypes && v.type !== 'array' && v.type !== 'kvlist' ? asString(v) : undefined;
-    if (scalarString !== undefined && this.allowedValues.length > 0 && this.isAllowedValue(scalarString)) {
-      if (sum) sum.allowed.push(prefix + kv.key);
-      return false;
+    if (scalarString !== undefined) {
+      const r = this.entryString(cls, scalarString);
+      if (r !== undefined) kv.value = str(r);
+      if (sum) (r !== undefined ? sum.masked : sum.allowed).push(prefix + kv.key);
+      return r !== undefined;
     }
-    if (cls === K_MASK_BLOCKED) {
-      this.count(R_BLOCKED_KEYS);
+    if (cls === K_MASK_BLOCKED || (cls === K_MASK_SENSITIVE && v.type !== 'empty')) {
       if (sum) sum.masked.push(prefix + kv.key);
-      kv.value = str(this.fixedMask(scalarString ?? asString(v)));
+      kv.value = str(this.keyMask(cls, asString(v)));
       return true;
     }
     if (cls === K_MASK_SENSITIVE) {
-      if (v.type === 'empty' || (v.type === 'string' && v.value === '')) {
-        if (sum) sum.allowed.push(prefix + kv.key);
-        return false;
-      }
-      this.count(R_SENSITIVE);
-      if (sum) sum.masked.push(prefix + kv.key);
-      kv.value = str(this.hash ? `[REDACTED:sensitive_key:${this.hash(scalarString ?? asString(v))}]` : this.masks[R_SENSITIVE]!);
-      return true;
-    }
-    if (scalarString !== undefined) {
-      const r = this.maskString(scalarString);
-      if (r !== undefined) {
-        kv.value = str(r);
-        if (sum) sum.masked.push(prefix + kv.key);
-        return true;
-      }
       if (sum) sum.allowed.push(prefix + kv.key);
       return false;
     }

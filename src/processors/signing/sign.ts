@@ -1,7 +1,7 @@
 // Signing and checking of spans and log records over the canonical form.
 import { timingSafeEqual } from 'node:crypto';
 import type { KeyValue, LogRecord, ResourceLogs, ResourceSpans, Span } from '../../pdata/model.js';
-import { CanonicalEncoder, KID_KEY, LimitError, RECORD_LOG, RECORD_SPAN, RESERVED, SIG_KEY } from './canonical.js';
+import { asLimit, CanonicalEncoder, KID_KEY, LimitError, RECORD_LOG, RECORD_SPAN, RESERVED, SIG_KEY } from './canonical.js';
 import { candidateSecrets, type Keyring } from './keys.js';
 import { ALG_INFO, HmacKey, algorithmForMacSize, type Algorithm } from './mac.js';
 
@@ -148,11 +148,6 @@ export class Signer {
     if (err.reason === 'depth') st.unsignedDepth++;
     else st.unsignedSize++;
   }
-}
-
-function asLimit(e: unknown): LimitError {
-  if (e instanceof LimitError) return e;
-  throw e;
 }
 
 // ---------------------------------------------------------------- checking

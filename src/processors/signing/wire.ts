@@ -18,8 +18,10 @@
 import { Buffer, isUtf8 } from 'node:buffer';
 import { ProtoReader, utf8Read } from '../../pdata/proto/reader.js';
 import { putVarint32 } from '../../pdata/wire/splice.js';
+import { encodeKeyValue } from '../../pdata/proto/common.js';
+import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { WireWalker } from '../../pdata/wire/walker.js';
-import { CHAIN_PREFIX, KID_KEY, LimitError, MAGIC, MAX_CANONICAL_BYTES, MAX_DEPTH, RECORD_LOG, RECORD_SPAN, RESERVED, SIG_KEY } from './canonical.js';
+import { asLimit, CanonicalBuffer, CHAIN_PREFIX, KID_KEY, LimitError, MAGIC, MAX_CANONICAL_BYTES, MAX_DEPTH, RECORD_LOG, RECORD_SPAN, RESERVED, SIG_KEY } from './canonical.js';
 import type { HmacKey } from './mac.js';
 import type { SignStats } from './sign.js';
 
@@ -53,13 +55,11 @@ function startsWithAt(b: Uint8Array, s: number, e: number, lit: Uint8Array): boo
   return true;
 }
 
-export class WireSigner {
+export class WireSigner extends CanonicalBuffer {
   private readonly w = new WireWalker();
   private readonly rd = new ProtoReader(new Uint8Array(0));
   private src: Uint8Array = new Uint8Array(0);
-  private out: Buffer;
-  private view: DataView;
-  private pos = RESERVED;
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
   private resourceEnd = RESERVED;
   private scopeEnd = RESERVED;
 
@@ -83,11 +83,11 @@ export class WireSigner {
     private readonly kid: string,
     private readonly off: number,
   ) {
-    this.out = Buffer.allocUnsafe(64 * 1024);
-    this.out.fill(0, 0, RESERVED);
-    this.key.ipad.copy(this.out, off);
-    this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
-    this.kidField = Uint8Array.from(kvBody(KID, Buffer.from(kid)));
+    super();
+    this.key.ipad.copy(this.buf, off);
+    const w = new ProtoWriter(64);
+    encodeKeyValue(w, { key: KID_KEY, value: { type: 'string', value: kid } });
+    this.kidField = w.finish();
   }
 
   /**
@@ -97,6 +97,7 @@ export class WireSigner {
   sign(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs?: string[]): Uint8Array {
     const w = this.w.begin(buf);
     this.src = w.buf;
+    this.srcView = new DataView(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
     this.rd.reset(w.buf);
     this.cSrc = undefined;
     const type = signal === 'traces' ? RECORD_SPAN : RECORD_LOG;
@@ -137,8 +138,8 @@ export class WireSigner {
     try {
       this.pos = RESERVED;
       this.ensure(MAGIC.length + 1);
-      for (let i = 0; i < MAGIC.length; i++) this.out[this.pos + i] = MAGIC.charCodeAt(i);
-      this.out[this.pos + MAGIC.length] = type;
+      for (let i = 0; i < MAGIC.length; i++) this.buf[this.pos + i] = MAGIC.charCodeAt(i);
+      this.buf[this.pos + MAGIC.length] = type;
       this.pos += MAGIC.length + 1;
       this.emitAttrs(base, EX_CHAIN, 1);
       this.resourceEnd = this.pos;
@@ -226,7 +227,7 @@ export class WireSigner {
           if (itemErr.reason === 'depth') st.unsignedDepth++;
           else st.unsignedSize++;
         } else {
-          const mac = this.key.macOfPrepared(this.out, this.off, cend);
+          const mac = this.key.macOfPrepared(this.buf, this.off, cend);
           this.append(e, type === RECORD_SPAN ? 0x4a : 0x32, mac);
           if (macs) macs.push(mac);
           st.signed++;
@@ -272,15 +273,10 @@ export class WireSigner {
         const base = this.top;
         this.collectKv(rd.pos, e);
         this.top = base;
-        if (this.isSig(base)) this.sigFields.push(at, e);
+        if (this.excluded(base, EX_SIG)) this.sigFields.push(at, e);
         rd.pos = e;
       } else rd.skip(tag, end);
     }
-  }
-
-  private isSig(i: number): boolean {
-    const b = this.src;
-    return equalsAt(b, this.kS[i]!, this.kE[i]!, SIG) || equalsAt(b, this.kS[i]!, this.kE[i]!, KID);
   }
 
   private span(start: number, end: number): void {
@@ -351,7 +347,7 @@ export class WireSigner {
           const e = rd.sub(end);
           const i = this.top;
           this.collectKv(rd.pos, e);
-          if (this.isSig(i)) this.sigFields.push(at, e);
+          if (this.excluded(i, EX_SIG)) this.sigFields.push(at, e);
           rd.pos = e;
           break;
         }
@@ -548,7 +544,7 @@ export class WireSigner {
           const e = rd.sub(end);
           const i = this.top;
           this.collectKv(rd.pos, e);
-          if (this.isSig(i)) this.sigFields.push(at, e);
+          if (this.excluded(i, EX_SIG)) this.sigFields.push(at, e);
           rd.pos = e;
           break;
         }
@@ -755,7 +751,7 @@ export class WireSigner {
   private value(t: number, s: number, e: number, depth: number): void {
     if (depth > MAX_DEPTH) throw new LimitError('depth');
     this.ensure(9);
-    const out = this.out;
+    const out = this.buf;
     const rd = this.rd;
     switch (t) {
       case 0x0a:
@@ -778,8 +774,7 @@ export class WireSigner {
         return;
       case 0x21: {
         out[this.pos++] = 4;
-        const src = this.src;
-        const d = new DataView(src.buffer, src.byteOffset, src.byteLength).getFloat64(s, true);
+        const d = this.srcView.getFloat64(s, true);
         if (d !== d) {
           this.view.setUint32(this.pos, 0x7ff80000);
           this.view.setUint32(this.pos + 4, 0);
@@ -849,33 +844,10 @@ export class WireSigner {
 
   // ------------------------------------------------------------ primitives
 
-  private ensure(n: number): void {
-    const need = this.pos + n;
-    if (need <= this.out.length) return;
-    if (need - RESERVED > MAX_CANONICAL_BYTES) throw new LimitError('size');
-    let size = this.out.length * 2;
-    while (size < need) size *= 2;
-    const next = Buffer.allocUnsafe(Math.min(size, RESERVED + MAX_CANONICAL_BYTES));
-    this.out.copy(next, 0, 0, this.pos);
-    this.out = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
-  }
-
-  private u32(v: number): void {
-    this.ensure(4);
-    const o = this.out;
-    const p = this.pos;
-    o[p] = v >>> 24;
-    o[p + 1] = v >>> 16;
-    o[p + 2] = v >>> 8;
-    o[p + 3] = v;
-    this.pos = p + 4;
-  }
-
   /** A fixed64 field's 8 little-endian bytes at `at` (-1: absent, 0), big-endian. */
   private fixed64(at: number): void {
     this.ensure(8);
-    const o = this.out;
+    const o = this.buf;
     const p = this.pos;
     if (at < 0) for (let i = 0; i < 8; i++) o[p + i] = 0;
     else {
@@ -889,7 +861,7 @@ export class WireSigner {
     const n = e - s;
     this.u32(n);
     this.ensure(n);
-    const o = this.out;
+    const o = this.buf;
     const b = this.src;
     const p = this.pos;
     if (n <= 48) for (let i = 0; i < n; i++) o[p + i] = b[s + i]!;
@@ -902,7 +874,7 @@ export class WireSigner {
     const n = e - s;
     this.u32(n);
     this.ensure(n);
-    const o = this.out;
+    const o = this.buf;
     const b = this.src;
     const p = this.pos;
     let hi = 0;
@@ -923,33 +895,12 @@ export class WireSigner {
       this.pos = p - 4;
       this.u32(fixed.length);
       this.ensure(fixed.length);
-      this.out.set(fixed, this.pos);
+      this.buf.set(fixed, this.pos);
       this.pos += fixed.length;
     }
   }
 }
 
-/** A KeyValue body with a string value: key field, value field holding AnyValue{string_value}. */
-function kvBody(key: Uint8Array, value: Uint8Array): number[] {
-  const any = [0x0a, ...varint(value.length), ...value];
-  return [0x0a, ...varint(key.length), ...key, 0x12, ...varint(any.length), ...any];
-}
-
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3;
-}
-
-function varint(v: number): number[] {
-  const out: number[] = [];
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return out;
-}
-
-function asLimit(e: unknown): LimitError {
-  if (e instanceof LimitError) return e;
-  throw e;
 }
