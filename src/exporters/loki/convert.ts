@@ -15,7 +15,7 @@
 // objects and a second encoding pass to 221k fused, and 337k with snappy into a
 // reused buffer (encode.ts); GC was 34% of the daemon's CPU in bench/logs_loki.ts
 // before. For JSON, entries are kept as objects.
-import type { AnyValue, KeyValue, LogRecord, ResourceLogs } from '../../pdata/model.js';
+import type { AnyValue, InstrumentationScope, KeyValue, LogRecord, ResourceLogs } from '../../pdata/model.js';
 import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { OVERFLOW_LABEL, type LokiConfig } from './config.js';
 import { attributeAsTenant, type TenantConfig } from './tenant.js';
@@ -120,7 +120,7 @@ interface Group {
 }
 
 /** Where a record with given record-slot values goes, cached per resource. */
-interface Target {
+export interface Target {
   stream: Stream;
   /** The entry's own labels as metadata, when it went to the overflow stream. */
   overflowMeta: string[] | null;
@@ -132,7 +132,7 @@ const names = new NameCache();
 
 /** Encoded `name` fields (LabelPairAdapter field 1) by attribute key, sanitised. Bounded. */
 const nameFields = new Map<string, Uint8Array>();
-function nameField(key: string): Uint8Array {
+export function nameField(key: string): Uint8Array {
   let f = nameFields.get(key);
   if (f === undefined) {
     const w = new ProtoWriter(key.length * 3 + 8);
@@ -144,14 +144,14 @@ function nameField(key: string): Uint8Array {
   }
   return f;
 }
-const F_TRACE_ID = nameField('trace_id');
-const F_SPAN_ID = nameField('span_id');
+export const F_TRACE_ID = nameField('trace_id');
+export const F_SPAN_ID = nameField('span_id');
 const F_SEVERITY_TEXT = nameField('severity_text');
 
-const HEX_CODES = new Uint8Array(16).map((_, i) => '0123456789abcdef'.charCodeAt(i));
+export const HEX_CODES = new Uint8Array(16).map((_, i) => '0123456789abcdef'.charCodeAt(i));
 
 /** A structuredMetadata field (EntryAdapter field 3) with a cached name field and a string value. */
-function writePair(w: ProtoWriter, name: Uint8Array, value: string): void {
+export function writePair(w: ProtoWriter, name: Uint8Array, value: string): void {
   w.uint32(0x1a);
   const p = w.fork(1);
   w.raw(name);
@@ -254,8 +254,228 @@ function pair(name: string, value: string): string {
   return name + '=' + JSON.stringify(value);
 }
 
-function valueText(v: AnyValue): string {
+export function valueText(v: AnyValue): string {
   return v.type === 'string' ? v.value : asString(v);
+}
+
+/** What the converter reads of a record to place it in a stream: from the decoded model or from the wire (wire.ts). */
+export interface RecordView {
+  severityNumber: number;
+  severityText: string;
+  /** The text of record attribute `key`; '' when absent. */
+  attrText(key: string): string;
+}
+
+/** A RecordView over a decoded LogRecord (one instance per conversion, pointed at each record in turn). */
+class ModelRecord implements RecordView {
+  lr!: LogRecord;
+  severityNumber = 0;
+  severityText = '';
+  set(lr: LogRecord): this {
+    this.lr = lr;
+    this.severityNumber = lr.severityNumber;
+    this.severityText = lr.severityText;
+    return this;
+  }
+  attrText(key: string): string {
+    const kv = findAttr(this.lr.attributes, key);
+    return kv ? valueText(kv.value) : '';
+  }
+}
+
+/**
+ * The stream bookkeeping of one conversion, shared by the model path
+ * (convert) and the wire path (convertWire in wire.ts): tenants, label sets,
+ * the stream cap, shared metadata and entry order. The two paths differ only
+ * in how they read a record and write its entry.
+ */
+export class Converter {
+  readonly pb: boolean;
+  readonly sm: boolean;
+  readonly ts2 = new TsSplitter();
+  private readonly groups = new Map<string | undefined, Group>();
+  private readonly resVals: (string | undefined)[];
+  private readonly parts: string[] = [];
+  private readonly levelOnly: boolean;
+  private group!: Group;
+  private targets = new Map<string, Target>();
+  private resMeta: string[] | null = null;
+  /** Metadata of the current resource and scope (names sanitised), and its encoding in protobuf mode. */
+  shared: string[] | null = null;
+  sharedEnc: Uint8Array | null = null;
+
+  constructor(
+    readonly o: ConvertOptions,
+    private readonly batchTenant: string | undefined,
+    readonly nowNanos: bigint,
+    readonly stats: ConvertStats,
+    readonly scratch: ProtoWriter,
+  ) {
+    this.pb = o.protobuf;
+    this.sm = o.structuredMetadata;
+    this.resVals = new Array(o.slots.length);
+    this.levelOnly = o.recordSlots.length === 1 && o.slots[o.recordSlots[0]!]!.from === 'l';
+  }
+
+  /** Starts a resource: its tenant, its label pairs and its metadata. */
+  beginResource(rattrs: readonly KeyValue[]): void {
+    const o = this.o;
+    const tenant = o.tenant.source === 'attribute' ? (attributeAsTenant(rattrs, o.tenant.attribute) ?? this.batchTenant) : this.batchTenant;
+    let g = this.groups.get(tenant);
+    if (!g) this.groups.set(tenant, (g = { tenant, streams: new Map(), overflow: undefined, records: 0 }));
+    this.group = g;
+    const slots = o.slots;
+    for (let si = 0; si < slots.length; si++) {
+      const sl = slots[si]!;
+      if (sl.from === 'r') {
+        const kv = findAttr(rattrs, sl.key);
+        const v = kv ? valueText(kv.value) : '';
+        this.resVals[si] = v === '' ? undefined : pair(sl.name, v);
+      } else this.resVals[si] = undefined;
+    }
+    // Resource metadata: attributes that are not labels.
+    let resMeta: string[] | null = null;
+    if (this.sm) {
+      for (const kv of rattrs) {
+        if (o.resourceKeys.has(kv.key)) continue;
+        const v = valueText(kv.value);
+        if (v === '') continue;
+        (resMeta ??= []).push(names.get(kv.key), v);
+      }
+    }
+    this.resMeta = resMeta;
+    // Streams of this resource by the values of the record-dependent slots.
+    this.targets = new Map();
+  }
+
+  /** Starts a scope of the current resource. */
+  beginScope(scope: InstrumentationScope): void {
+    let shared = this.resMeta;
+    if (this.sm && (scope.name !== '' || scope.version !== '')) {
+      shared = shared ? shared.slice() : [];
+      if (scope.name !== '') shared.push('scope_name', scope.name);
+      if (scope.version !== '') shared.push('scope_version', scope.version);
+    }
+    this.shared = shared;
+    this.sharedEnc = this.pb ? encodeShared(shared) : null;
+  }
+
+  /**
+   * Where a record goes, given its timestamp: the stream (counted, order
+   * tracked). The key of the record-dependent label values (level, record
+   * attributes) finds it; with the level alone the key is the level name
+   * itself, without building a string.
+   */
+  place(v: RecordView, ts: bigint): Target {
+    const o = this.o;
+    let key = '';
+    if (this.levelOnly) key = levelOf(v.severityNumber, v.severityText);
+    else {
+      const rs = o.recordSlots;
+      for (let i = 0; i < rs.length; i++) {
+        const s = o.slots[rs[i]!]!;
+        key += s.from === 'l' ? levelOf(v.severityNumber, v.severityText) : v.attrText(s.key);
+        key += '\u0001';
+      }
+    }
+    let t = this.targets.get(key);
+    if (t === undefined) {
+      t = this.newTarget(v);
+      this.targets.set(key, t);
+    }
+    if (t.overflowMeta !== null) this.stats.overflow++;
+    const stream = t.stream;
+    if (ts < stream.maxTs) stream.sorted = false;
+    else stream.maxTs = ts;
+    this.group.records++;
+    return t;
+  }
+
+  private newTarget(v: RecordView): Target {
+    const parts = this.parts;
+    const slots = this.o.slots;
+    parts.length = 0;
+    for (let si = 0; si < slots.length; si++) {
+      const s = slots[si]!;
+      if (s.from === 'r') {
+        const p = this.resVals[si];
+        if (p !== undefined) parts.push(p);
+      } else if (s.from === 'l') parts.push(pair('level', levelOf(v.severityNumber, v.severityText)));
+      else {
+        const val = v.attrText(s.key);
+        if (val !== '') parts.push(pair(s.name, val));
+      }
+    }
+    const labels = '{' + parts.join(', ') + '}';
+    const group = this.group;
+    let stream = group.streams.get(labels);
+    let overflowMeta: string[] | null = null;
+    if (stream === undefined) {
+      if (group.streams.size >= this.o.maxStreams) {
+        // Over the cap: entries go to the overflow stream and keep their labels as metadata.
+        stream = group.overflow ??= newStream(`{${OVERFLOW_LABEL}="true"}`);
+        overflowMeta = labelsAsMetadata(labels);
+      } else {
+        stream = newStream(labels);
+        group.streams.set(labels, stream);
+      }
+    }
+    return { stream, overflowMeta };
+  }
+
+  /** A record's timestamp: its time, else its observed time, else now. */
+  tsOf(time: bigint, observed: bigint): bigint {
+    return time !== 0n ? time : observed !== 0n ? observed : this.nowNanos;
+  }
+
+  /** Protobuf mode: opens an EntryAdapter (stream field 2) with timestamp; returns the fork for endEntry. */
+  beginEntry(ts: bigint): number {
+    const w = this.scratch;
+    w.uint32(0x12);
+    const ep = w.fork(2);
+    writeTimestamp(w, this.ts2.secsOf(ts), this.ts2.nanosOf(ts));
+    return ep;
+  }
+
+  /** Protobuf mode: the metadata that follows a record's own attributes, then closes the entry. */
+  endEntry(t: Target, ts: bigint, start: number, ep: number, traceHex: (w: ProtoWriter) => void, severityText: string): void {
+    const w = this.scratch;
+    if (this.sm) {
+      traceHex(w);
+      if (severityText !== '') writePair(w, F_SEVERITY_TEXT, severityText);
+      const om = t.overflowMeta;
+      if (om !== null) for (let i = 0; i < om.length; i += 2) writePair(w, nameFieldSanitised(om[i]!), om[i + 1]!);
+    }
+    w.join(ep, 2);
+    t.stream.seg.push(start, w.pos);
+    t.stream.tss.push(ts);
+  }
+
+  /** The line after max_line_size: the line, or undefined when the record is dropped. */
+  fitLine(line: string): string | undefined {
+    const o = this.o;
+    if (o.maxLineSize > 0 && exceedsUtf8(line, o.maxLineSize)) {
+      if (o.dropTooLong) {
+        this.stats.droppedTooLong++;
+        return undefined;
+      }
+      this.stats.truncated++;
+      return truncateUtf8(line, o.maxLineSize);
+    }
+    return line;
+  }
+
+  finish(): TenantStreams[] {
+    const out: TenantStreams[] = [];
+    for (const g of this.groups.values()) {
+      if (g.records === 0) continue;
+      const streams = [...g.streams.values()];
+      if (g.overflow) streams.push(g.overflow);
+      if (!this.pb) for (const s of streams) if (!s.sorted) sortEntries(s);
+      out.push({ tenant: g.tenant, streams, records: g.records });
+    }
+    return out;
+  }
 }
 
 /**
@@ -273,136 +493,36 @@ export function convert(
   stats: ConvertStats,
   scratch: ProtoWriter = new ProtoWriter(64 * 1024),
 ): TenantStreams[] {
-  const groups = new Map<string | undefined, Group>();
-  const byAttr = o.tenant.source === 'attribute';
-  const slots = o.slots;
-  const nSlots = slots.length;
-  const recordSlots = o.recordSlots;
-  const levelOnly = recordSlots.length === 1 && slots[recordSlots[0]!]!.from === 'l';
-  const resVals: (string | undefined)[] = new Array(nSlots);
-  const parts: string[] = [];
-  const ts2 = new TsSplitter();
+  const c = new Converter(o, batchTenant, nowNanos, stats, scratch);
+  const view = new ModelRecord();
   const pb = o.protobuf;
   const sm = o.structuredMetadata;
+  let rec!: LogRecord;
+  const traceHex = (w: ProtoWriter): void => {
+    if (rec.traceId.length > 0) writeHexPair(w, F_TRACE_ID, rec.traceId);
+    if (rec.spanId.length > 0) writeHexPair(w, F_SPAN_ID, rec.spanId);
+  };
 
   for (let ri = 0; ri < resources.length; ri++) {
     const rl = resources[ri]!;
-    const rattrs = rl.resource.attributes;
-    const tenant = byAttr ? (attributeAsTenant(rattrs, o.tenant.attribute) ?? batchTenant) : batchTenant;
-    let g = groups.get(tenant);
-    if (!g) groups.set(tenant, (g = { tenant, streams: new Map(), overflow: undefined, records: 0 }));
-    const group = g;
-
-    // Resource label pairs, computed once per resource.
-    for (let si = 0; si < nSlots; si++) {
-      const sl = slots[si]!;
-      if (sl.from === 'r') {
-        const kv = findAttr(rattrs, sl.key);
-        const v = kv ? valueText(kv.value) : '';
-        resVals[si] = v === '' ? undefined : pair(sl.name, v);
-      } else resVals[si] = undefined;
-    }
-    // Resource metadata: attributes that are not labels.
-    let resMeta: string[] | null = null;
-    if (sm) {
-      for (const kv of rattrs) {
-        if (o.resourceKeys.has(kv.key)) continue;
-        const v = valueText(kv.value);
-        if (v === '') continue;
-        (resMeta ??= []).push(names.get(kv.key), v);
-      }
-    }
-
-    // Streams of this resource by the values of the record-dependent slots.
-    const targets = new Map<string, Target>();
-    const target = (key: string, lr: LogRecord): Target => {
-      let t = targets.get(key);
-      if (t !== undefined) return t;
-      parts.length = 0;
-      for (let si = 0; si < nSlots; si++) {
-        const s = slots[si]!;
-        if (s.from === 'r') {
-          const p = resVals[si];
-          if (p !== undefined) parts.push(p);
-        } else if (s.from === 'l') parts.push(pair('level', levelOf(lr.severityNumber, lr.severityText)));
-        else {
-          const kv = findAttr(lr.attributes, s.key);
-          const v = kv ? valueText(kv.value) : '';
-          if (v !== '') parts.push(pair(s.name, v));
-        }
-      }
-      const labels = '{' + parts.join(', ') + '}';
-      let stream = group.streams.get(labels);
-      let overflowMeta: string[] | null = null;
-      if (stream === undefined) {
-        if (group.streams.size >= o.maxStreams) {
-          // Over the cap: entries go to the overflow stream and keep their labels as metadata.
-          stream = group.overflow ??= newStream(`{${OVERFLOW_LABEL}="true"}`);
-          overflowMeta = labelsAsMetadata(labels);
-        } else {
-          stream = newStream(labels);
-          group.streams.set(labels, stream);
-        }
-      }
-      t = { stream, overflowMeta };
-      targets.set(key, t);
-      return t;
-    };
-
+    c.beginResource(rl.resource.attributes);
     for (const sl of rl.scopeLogs) {
-      let shared = resMeta;
-      if (sm && (sl.scope.name !== '' || sl.scope.version !== '')) {
-        shared = resMeta ? resMeta.slice() : [];
-        if (sl.scope.name !== '') shared.push('scope_name', sl.scope.name);
-        if (sl.scope.version !== '') shared.push('scope_version', sl.scope.version);
-      }
-      const sharedEnc = pb ? encodeShared(shared) : null;
+      c.beginScope(sl.scope);
       for (const lr of sl.logRecords) {
-        let line = renderLine(lr.body, o.lineFormat);
-        if (o.maxLineSize > 0 && exceedsUtf8(line, o.maxLineSize)) {
-          if (o.dropTooLong) {
-            stats.droppedTooLong++;
-            continue;
-          }
-          line = truncateUtf8(line, o.maxLineSize);
-          stats.truncated++;
-        }
-
-        // The key of the record-dependent label values (level, record attributes);
-        // with the level alone it is the level name itself, without building a string.
-        let key = '';
-        if (levelOnly) key = levelOf(lr.severityNumber, lr.severityText);
-        else {
-          for (let i = 0; i < recordSlots.length; i++) {
-            const s = slots[recordSlots[i]!]!;
-            if (s.from === 'l') key += levelOf(lr.severityNumber, lr.severityText);
-            else {
-              const kv = findAttr(lr.attributes, s.key);
-              key += kv ? valueText(kv.value) : '';
-            }
-            key += '\u0001';
-          }
-        }
-        const t = target(key, lr);
-        if (t.overflowMeta !== null) stats.overflow++;
-        const stream = t.stream;
-
-        const ts = lr.timeUnixNano !== 0n ? lr.timeUnixNano : lr.observedTimeUnixNano !== 0n ? lr.observedTimeUnixNano : nowNanos;
-        if (ts < stream.maxTs) stream.sorted = false;
-        else stream.maxTs = ts;
-        group.records++;
+        const line = c.fitLine(renderLine(lr.body, o.lineFormat));
+        if (line === undefined) continue;
+        const ts = c.tsOf(lr.timeUnixNano, lr.observedTimeUnixNano);
+        const t = c.place(view.set(lr), ts);
 
         if (pb) {
           const start = scratch.pos;
-          scratch.uint32(0x12);
-          const ep = scratch.fork(2);
-          writeTimestamp(scratch, ts2.secsOf(ts), ts2.nanosOf(ts));
+          const ep = c.beginEntry(ts);
           if (line !== '') {
             scratch.uint32(0x12);
             scratch.string(line);
           }
           if (sm) {
-            if (sharedEnc !== null) scratch.raw(sharedEnc);
+            if (c.sharedEnc !== null) scratch.raw(c.sharedEnc);
             const attrs = lr.attributes;
             for (let i = 0; i < attrs.length; i++) {
               const kv = attrs[i]!;
@@ -410,15 +530,9 @@ export function convert(
               const v = valueText(kv.value);
               if (v !== '') writePair(scratch, nameField(kv.key), v);
             }
-            if (lr.traceId.length > 0) writeHexPair(scratch, F_TRACE_ID, lr.traceId);
-            if (lr.spanId.length > 0) writeHexPair(scratch, F_SPAN_ID, lr.spanId);
-            if (lr.severityText !== '') writePair(scratch, F_SEVERITY_TEXT, lr.severityText);
-            const om = t.overflowMeta;
-            if (om !== null) for (let i = 0; i < om.length; i += 2) writePair(scratch, nameFieldSanitised(om[i]!), om[i + 1]!);
           }
-          scratch.join(ep, 2);
-          stream.seg.push(start, scratch.pos);
-          stream.tss.push(ts);
+          rec = lr;
+          c.endEntry(t, ts, start, ep, traceHex, lr.severityText);
           continue;
         }
 
@@ -436,20 +550,11 @@ export function convert(
           if (lr.severityText !== '') (own ??= []).push('severity_text', lr.severityText);
           if (t.overflowMeta !== null) own = (own ?? []).concat(t.overflowMeta);
         }
-        stream.entries.push({ ts, line, shared, own });
+        t.stream.entries.push({ ts, line, shared: c.shared, own });
       }
     }
   }
-
-  const out: TenantStreams[] = [];
-  for (const g of groups.values()) {
-    if (g.records === 0) continue;
-    const streams = [...g.streams.values()];
-    if (g.overflow) streams.push(g.overflow);
-    if (!pb) for (const s of streams) if (!s.sorted) sortEntries(s);
-    out.push({ tenant: g.tenant, streams, records: g.records });
-  }
-  return out;
+  return c.finish();
 }
 
 function newStream(labels: string): Stream {

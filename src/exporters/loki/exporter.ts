@@ -14,6 +14,7 @@ import { isValidTenantId } from '../../processors/tenant/tenant_id.js';
 import { batchTenant } from './tenant.js';
 import type { LokiConfig } from './config.js';
 import { compileOptions, convert, type ConvertStats } from './convert.js';
+import { convertWire } from './wire.js';
 import { SnappyBlock, encodeJson, encodeProtobuf } from './encode.js';
 import { createHttpClient, type HttpClient } from './http.js';
 import { parseReasons } from './reason.js';
@@ -73,7 +74,13 @@ export function createLokiPusher(settings: CreateSettings, cfg: LokiConfig): Lok
   const prepare = (data: Telemetry): Prepared => {
     const stats: ConvertStats = { truncated: 0, droppedTooLong: 0, overflow: 0 };
     scratch.reset();
-    const groups = convert(data.read() as readonly ResourceLogs[], opts, batchTenant(cfg.tenant, data), BigInt(Math.round(settings.now())) * 1_000_000n, stats, scratch);
+    const now = BigInt(Math.round(settings.now())) * 1_000_000n;
+    // Request bytes at hand (what the receivers and the byte-level processors
+    // pass on): entries are written from them without building the model.
+    const groups =
+      opts.protobuf && data.hasProto()
+        ? convertWire(data.toProto(), opts, batchTenant(cfg.tenant, data), now, stats, scratch)
+        : convert(data.read() as readonly ResourceLogs[], opts, batchTenant(cfg.tenant, data), now, stats, scratch);
     if (stats.truncated) m.truncated.inc(L, stats.truncated);
     if (stats.droppedTooLong) m.dropped.inc({ exporter: id, reason: 'line_too_long' }, stats.droppedTooLong);
     if (stats.overflow) m.overflow.inc(L, stats.overflow);

@@ -195,6 +195,21 @@ export class ProtoWriter {
     this.pos += b.length;
   }
 
+  /** Bytes src[from, to) as they are (a string or message copied from a request without decoding it). */
+  rawRange(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (this.pos + n > this.buf.length) this.grow(n);
+    const buf = this.buf;
+    let p = this.pos;
+    // Short runs copy in a loop: a subarray view for set() costs more than the copy below ~32 bytes.
+    if (n <= 32) for (let i = from; i < to; i++) buf[p++] = src[i]!;
+    else {
+      buf.set(src.subarray(from, to), p);
+      p += n;
+    }
+    this.pos = p;
+  }
+
   /** A length-prefixed byte string. */
   bytes(b: Uint8Array): void {
     this.uint32(b.length);
