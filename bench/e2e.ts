@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
-import { freePort, startSink, cpuSeconds, peakRssMiB, pct } from './lib.js';
+import { freePort, startSink, cpuSeconds, peakRssMiB, pct, daemonArgv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,8 +31,9 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     transport: { type: 'string', default: 'grpc' },
     'cpu-prof': { type: 'boolean', default: false },
-    // V8 young-generation (semi-space) size for the daemon, MiB; 16 is V8's default.
-    semi: { type: 'string', default: '16' },
+    // V8 young-generation (semi-space) size for the daemon, MiB. 1 is what the
+    // `sieve` bin and `npm start` run with; 16 is V8's default.
+    semi: { type: 'string', default: '1' },
   },
 });
 
@@ -118,7 +119,7 @@ async function main() {
   const cfgPath = join(p.dir, 'bench.yaml');
   writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
-  const child = spawn(process.execPath, [`--max-semi-space-size=${args.semi}`, ...nodeArgs, join(ROOT, 'dist', 'cli.js'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

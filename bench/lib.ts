@@ -50,3 +50,12 @@ export function peakRssMiB(pid: number): number {
 export function pct(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))]! : 0;
 }
+
+/**
+ * The daemon's command line as the `sieve` bin runs it (its shebang passes
+ * --max-semi-space-size=1): built dist/cli.js, so a figure is what a user
+ * gets. `node` flags (profiling) go before the script.
+ */
+export function daemonArgv(root: string, cfgPath: string, nodeFlags: string[] = [], semiMiB = '1'): string[] {
+  return [`--max-semi-space-size=${semiMiB}`, ...nodeFlags, `${root}/dist/cli.js`, '--config', cfgPath];
+}

@@ -4,6 +4,8 @@
 // (snappy-decoded PushRequests, entries counted on the wire), and reports log
 // records/s and log records/s per core of daemon CPU (utime + stime).
 //
+// Runs the built daemon (npm run build) the way the `sieve` bin does.
+//
 //   node --import tsx bench/logs_loki.ts                       # with redaction, flat out
 //   node --import tsx bench/logs_loki.ts --rate 20000           # records/s
 //   node --import tsx bench/logs_loki.ts --redaction off
@@ -25,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { logsCodec } from '../src/pdata/codec.js';
 import { benchLogs } from '../src/pdata/testdata/fixtures.js';
+import { daemonArgv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const snappy = createRequire(import.meta.url)('snappyjs') as { uncompress(b: Uint8Array): Uint8Array };
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
   const cfgPath = join(dir, 'bench.yaml');
   writeFileSync(cfgPath, config(p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles', 'logs_loki')}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src', 'cli.ts'), '--config', cfgPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

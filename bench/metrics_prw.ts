@@ -11,6 +11,8 @@
 // core), samples delivered and peak RSS; with --cpu-prof, the daemon's top
 // functions by self time.
 //
+// Runs the built daemon (npm run build) the way the `sieve` bin does.
+//
 //   node --import tsx bench/metrics_prw.ts
 //   node --import tsx bench/metrics_prw.ts --series 12000 --rounds 30 --cap 1000 --cpu-prof
 //   node --import tsx bench/metrics_prw.ts --cap 100      # most series over the cap: the overflow path
@@ -26,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { metricsCodec } from '../src/pdata/codec.js';
 import { loadBatch } from '../src/prom/testdata/load.js';
+import { daemonArgv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -175,7 +178,7 @@ service:
   );
   const profDir = join(dir, 'prof');
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src', 'cli.ts'), '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

@@ -4,6 +4,8 @@
 // difference: what redaction adds per span inside a real daemon, including the
 // decode it forces and the re-encode of batches it changed.
 //
+// Runs the built daemon (npm run build) the way the `sieve` bin does.
+//
 //   node --import tsx bench/redaction.ts                 # benign requests
 //   node --import tsx bench/redaction.ts --secrets 100   # one value in 100 holds a secret
 //   node --import tsx bench/redaction.ts --duration 20 --concurrency 8
@@ -22,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { SPANS, spans } from '../src/processors/redaction/testdata/bench.js';
+import { daemonArgv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -103,7 +106,7 @@ service:
   );
   const prof = args['cpu-prof'] && withRedaction ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   if (prof.length) console.error(`daemon CPU profile: ${dir}`);
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'src', 'cli.ts'), '--config', cfgPath], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, prof), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();
