@@ -86,14 +86,21 @@ const B_IV = 1 << 17; // "iv": private_key
 const B_CR = 1 << 18; // "cr": secret
 const B_EY = 1 << 19; // "ey": key
 const B_HDR = 1 << 20; // "iz", "ki": authorization, cookie
-const B_SENS = 1 << 21; // secret-looking names in text: "sw", "wd", "ph", "cr", "ok", "pi", "iv"
+/**
+ * ':' or '=' right after a name ending like the secret names of text
+ * assignments ("password", "token", "api_key", ...: "...rd", "...en", "...ey"),
+ * with spaces, tabs, quotes and backslashes skipped in between (`"token": `).
+ * Its bigram forerunner ("pi", "ok", ...) let every URL with "api" or "token"
+ * in its path through to the regex.
+ */
+const B_SENS = 1 << 21;
 const B_AK = 1 << 22; // "AK", "AS", "AB", "AC": AWS key ids
 const B_YJ = 1 << 23; // "yJ": JWT
 const B_GA = 1 << 24; // "gA": Fernet
 const B_GH = 1 << 25; // "gh", "ub": GitHub
 const B_GL = 1 << 26; // "gl": GitLab
 const B_XO = 1 << 27; // "xo", "xa", "ks": Slack tokens and hooks
-const B_K_ = 1 << 28; // "k_", "c_": Stripe
+const B_K_ = 1 << 28; // "k_", "c_", "k.": Stripe, Slack hooks
 const B_B = 1 << 29; // "be", "ba" in their cases: Bearer, Basic
 const B_CS = 1 << 30; // ":/": URL scheme
 /** Digit flag: counted, not or-ed in. */
@@ -108,6 +115,11 @@ const GATES = F_AT | B_PEQ | B_DD | B_M | B_IV | B_CR | B_EY | B_HDR | B_SENS | 
 const FEATURES = new Uint32Array(128 * 256);
 /** Indexed (second-last << 7) | last letter before a '=' (both ASCII): names that end a secret parameter. */
 const PARAM_END = new Uint8Array(128 * 128);
+/** Same layout: the last two letters of every TEXT_KEY_NAMES name (filled where those are declared), any case. */
+const SENS_END = new Uint8Array(128 * 128);
+/** What may stand between a text key's name and its ':' or '=': space, tab, quotes, backslash. */
+const SENS_SKIP = new Uint8Array(256);
+for (const c of ' \t"\'\\') SENS_SKIP[c.charCodeAt(0)] = 1;
 {
   const charBits = new Uint32Array(128);
   const set = (chars: string, f: number) => {
@@ -138,11 +150,10 @@ const PARAM_END = new Uint8Array(128 * 128);
   };
   pair('--', B_DD);
   for (const ab of ['MI', 'MH', 'MC']) pair(ab, B_M);
-  anyCase('iv', B_IV | B_SENS);
-  anyCase('cr', B_CR | B_SENS);
+  anyCase('iv', B_IV);
+  anyCase('cr', B_CR);
   anyCase('ey', B_EY);
   for (const ab of ['iz', 'ki']) anyCase(ab, B_HDR);
-  for (const ab of ['sw', 'wd', 'ph', 'ok', 'pi']) anyCase(ab, B_SENS);
   for (const ab of ['AK', 'AS', 'AB', 'AC']) pair(ab, B_AK);
   pair('yJ', B_YJ);
   pair('gA', B_GA);
@@ -150,7 +161,9 @@ const PARAM_END = new Uint8Array(128 * 128);
   pair('ub', B_GH); // github_pat_
   pair('gl', B_GL);
   for (const ab of ['xo', 'xa', 'ks']) pair(ab, B_XO);
-  for (const ab of ['k_', 'c_']) pair(ab, B_K_);
+  // "k." too: with "ks" it gates the hooks.slack.com pattern, which "xa"
+  // alone let every example.com URL through to.
+  for (const ab of ['k_', 'c_', 'k.']) pair(ab, B_K_);
   for (const ab of ['be', 'Be', 'bE', 'BE', 'ba', 'Ba', 'bA', 'BA']) pair(ab, B_B);
   pair(':/', B_CS);
   // The last two letters of every PARAM_SUFFIX / PARAM_EXACT name (below).
@@ -169,6 +182,8 @@ function stringFeatures(s: string): number {
   let digits = 0;
   let p = 0;
   let pp = 0;
+  let l1 = 0;
+  let l2 = 0;
   const n = s.length;
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i);
@@ -176,9 +191,16 @@ function stringFeatures(s: string): number {
     const t = FEATURES[(p << 8) | c]!;
     acc |= t;
     digits += t >>> 31;
-    if (c === 61 && PARAM_END[(pp << 7) | p] === 1) acc |= B_PEQ;
+    if (c === 61 || c === 58) {
+      if (c === 61 && PARAM_END[(pp << 7) | p] === 1) acc |= B_PEQ;
+      if (SENS_END[(l2 << 7) | l1] === 1) acc |= B_SENS;
+    }
     pp = p;
     p = c < 0x80 ? c : 0;
+    if (SENS_SKIP[c] === 0) {
+      l2 = l1;
+      l1 = p;
+    }
   }
   featureDigits = digits;
   return acc;
@@ -189,14 +211,23 @@ function byteFeatures(buf: Uint8Array, start: number, end: number): number {
   let digits = 0;
   let p = 0;
   let pp = 0;
+  let l1 = 0;
+  let l2 = 0;
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
     const t = FEATURES[(p << 8) | c]!;
     acc |= t;
     digits += t >>> 31;
-    if (c === 61 && PARAM_END[(pp << 7) | p] === 1) acc |= B_PEQ;
+    if (c === 61 || c === 58) {
+      if (c === 61 && PARAM_END[(pp << 7) | p] === 1) acc |= B_PEQ;
+      if (SENS_END[(l2 << 7) | l1] === 1) acc |= B_SENS;
+    }
     pp = p;
     p = c & ((c >> 7) - 1); // c below 0x80, else 0
+    if (SENS_SKIP[c] === 0) {
+      l2 = l1;
+      l1 = p;
+    }
   }
   featureDigits = digits;
   return acc;
@@ -239,6 +270,60 @@ function digitRunBytes(buf: Uint8Array, start: number, end: number): number {
     }
   }
   return best;
+}
+
+/**
+ * Whether a string has the shape file_path needs before its regex is worth
+ * running: `/<top>/` for one of the well-known top-level directories the
+ * pattern lists, `~/`, `X:\` or `\\`. A slash alone (every URL and route
+ * has several) is not enough. Measured: with `value-N-https://shop.example.com/api/v1/items/N`
+ * values, every string went to decode and the combined regex for file_path's
+ * sake; this check clears them on the bytes.
+ */
+const PATH_TOPS = ['home', 'Users', 'root', 'tmp', 'var', 'etc', 'opt', 'usr', 'srv', 'mnt', 'media', 'proc', 'run', 'data', 'app', 'workspace', 'builds', 'private', 'Library', 'System', 'snap', 'nix', 'boot', 'lib', 'lib64', 'bin', 'sbin', 'Volumes', 'cygdrive'];
+/** PATH_TOPS by first letter, as char codes. */
+const PATH_TOPS_BY_FIRST: number[][][] = Array.from({ length: 128 }, () => []);
+for (const t of PATH_TOPS) PATH_TOPS_BY_FIRST[t.charCodeAt(0)]!.push([...t].map((c) => c.charCodeAt(0)));
+
+function pathShapeBytes(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end - 1; i++) {
+    const c = buf[i]!;
+    const d = buf[i + 1]!;
+    if (c === 47) {
+      if (d >= 128) continue;
+      const tops = PATH_TOPS_BY_FIRST[d]!;
+      for (let k = 0; k < tops.length; k++) {
+        const t = tops[k]!;
+        const after = i + 1 + t.length;
+        if (after >= end || buf[after] !== 47) continue;
+        let j = 1;
+        while (j < t.length && buf[i + 1 + j] === t[j]) j++;
+        if (j === t.length) return true;
+      }
+    } else if ((c === 126 && d === 47) || (c === 58 && d === 92) || (c === 92 && d === 92)) return true;
+  }
+  return false;
+}
+
+function pathShapeString(s: string): boolean {
+  const end = s.length;
+  for (let i = 0; i < end - 1; i++) {
+    const c = s.charCodeAt(i);
+    const d = s.charCodeAt(i + 1);
+    if (c === 47) {
+      if (d >= 128) continue;
+      const tops = PATH_TOPS_BY_FIRST[d]!;
+      for (let k = 0; k < tops.length; k++) {
+        const t = tops[k]!;
+        const after = i + 1 + t.length;
+        if (after >= end || s.charCodeAt(after) !== 47) continue;
+        let j = 1;
+        while (j < t.length && s.charCodeAt(i + 1 + j) === t[j]) j++;
+        if (j === t.length) return true;
+      }
+    } else if ((c === 126 && d === 47) || (c === 58 && d === 92) || (c === 92 && d === 92)) return true;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- patterns
@@ -296,6 +381,10 @@ export const SENSITIVE_KEY_NAMES = [
 // alternation backtracks into the longer name when the shorter one is not
 // followed by a separator.
 const TEXT_KEY_NAMES = ['password', 'passwd', 'passphrase', 'pwd', 'secret_key', 'secret', 'token', 'api_key', 'private_key'];
+for (const name of TEXT_KEY_NAMES) {
+  const ab = name.slice(-2);
+  for (const a of [ab[0]!.toLowerCase(), ab[0]!.toUpperCase()]) for (const b of [ab[1]!.toLowerCase(), ab[1]!.toUpperCase()]) SENS_END[(a.charCodeAt(0) << 7) | b.charCodeAt(0)] = 1;
+}
 const TEXT_KEY_ALT = TEXT_KEY_NAMES.map(ci).join('|');
 
 /** Query/fragment parameter names that carry credentials (suffix match) and the short ones that must match exactly. */
@@ -536,7 +625,7 @@ const PATTERNS: PatternDef[] = [
   {
     detector: 'slack_token',
     source: String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/(?<v>[A-Za-z0-9/_-]{8,})`,
-    all: F_SLASH | F_DOT | B_XO,
+    all: F_SLASH | F_DOT | B_XO | B_K_,
     minLen: 30,
     secret: ['v'],
   },
@@ -634,7 +723,8 @@ const PATTERNS: PatternDef[] = [
     detector: 'file_path',
     source: String.raw`(?:(?<![A-Za-z0-9_.~/\\-])|(?<=file://))(?:~|/(?:home|Users|root|tmp|var|etc|opt|usr|srv|mnt|media|proc|run|data|app|workspace|builds|private|Library|System|snap|nix|boot|lib|lib64|bin|sbin|Volumes|cygdrive))/(?:[^\s"'<>|*?,;()\[\]{}]*[^\s"'<>|*?,;()\[\]{}.:])?|(?<![A-Za-z0-9_])[A-Za-z]:\\(?:[^\s"'<>|*?,;()\[\]{}]*[^\s"'<>|*?,;()\[\]{}.:])?|(?<![A-Za-z0-9_\\])\\\\[A-Za-z0-9][^\s"'<>|*?,;()\[\]{}\\]*\\(?:[^\s"'<>|*?,;()\[\]{}]*[^\s"'<>|*?,;()\[\]{}.:])?`,
     any: F_SLASH | F_BSLASH,
-    minLen: 4,
+    // `~/` and `C:\` are whole matches.
+    minLen: 2,
   },
 ];
 
@@ -702,6 +792,8 @@ export class DetectorEngine {
   private readonly minDigits: number;
   /** Patterns whose digits must form one run (card numbers, SSNs). */
   private readonly runPatterns: number;
+  /** file_path's bit when it is enabled (candidates need pathShape*()), else 0. */
+  private readonly pathBit: number;
 
   constructor(opts: EngineOptions) {
     const want = new Set(opts.detectors);
@@ -717,6 +809,8 @@ export class DetectorEngine {
     });
     this.enabled = mask;
     this.minLen = minLen;
+    const pathIdx = PATTERNS.findIndex((p) => p.detector === 'file_path');
+    this.pathBit = pathIdx >= 0 ? mask & (1 << pathIdx) : 0;
     this.pathRoots = (opts.pathRoots ?? []).map(normalizeRoot);
     const n = act.length;
     this.pAll = new Int32Array(n);
@@ -760,7 +854,8 @@ export class DetectorEngine {
     const n = s.length;
     if (n < this.minLen) return 0;
     const f = stringFeatures(s);
-    const mask = this.match(f, featureDigits, n);
+    let mask = this.match(f, featureDigits, n);
+    if (mask & this.pathBit && !pathShapeString(s)) mask &= ~this.pathBit;
     return mask & this.runPatterns ? this.refineRuns(mask, digitRunString(s)) : mask;
   }
 
@@ -773,7 +868,8 @@ export class DetectorEngine {
     const n = end - start;
     if (n < this.minLen) return 0;
     const f = byteFeatures(buf, start, end);
-    const mask = this.match(f, featureDigits, n);
+    let mask = this.match(f, featureDigits, n);
+    if (mask & this.pathBit && !pathShapeBytes(buf, start, end)) mask &= ~this.pathBit;
     return mask & this.runPatterns ? this.refineRuns(mask, digitRunBytes(buf, start, end)) : mask;
   }
 

@@ -29,7 +29,7 @@ describe('detector prefilter', () => {
     const piece = fc.oneof(
       fc.constantFrom(...SECRETS, ...BENIGN).chain((s) => fc.tuple(fc.nat(s.length), fc.nat(s.length)).map(([a, b]) => s.slice(Math.min(a, b), Math.max(a, b)))),
       fc.string({ unit: 'grapheme', maxLength: 8 }),
-      fc.constantFrom('=', '?', '&', ' ', '-', '@', ':', '/', '"', 'é', '€', '𝄞', '\uFFFD', 'token=', 'Bearer ', 'secret_key=', '-----BEGIN'),
+      fc.constantFrom('=', '?', '&', ' ', '-', '@', ':', '/', '"', 'é', '€', '𝄞', '\uFFFD', 'token=', 'Bearer ', 'secret_key=', '-----BEGIN', '/home/', '/tmp', '/Users/', '/lib64/', '/api/v1/', '~/', '~', 'C:\\', '\\\\srv\\', 'file://', '/var', 'password', 'api_key', 'Token', 'PASSWD', '": "', "' => ", ' : ', '\\"', 'https://x/api/', 'hooks.slack.com/services/', 'slack.com', 'example.com/', 'sk_live_'),
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 8 }), (parts) => check(parts.join(''))),
