@@ -81,6 +81,11 @@ export function withPort(host: string, port = DEFAULT_PORT): string {
 }
 
 export function validateLoadBalancing(cfg: LoadBalancingConfig, path: string[], issues: Issues): void {
+  const positive = (p: string[], v: number) => {
+    const at = p.join('::');
+    // A value the schema already refused is not reported twice.
+    if (v <= 0 && !issues.list.some((i) => i.path.join('::') === at)) issues.error(p, 'must be positive');
+  };
   const r = cfg.resolver;
   const set = (['static', 'dns', 'k8s'] as const).filter((k) => r[k] !== undefined);
   if (set.length === 0) issues.error([...path, 'resolver'], 'one of static, dns or k8s is required');
@@ -95,8 +100,8 @@ export function validateLoadBalancing(cfg: LoadBalancingConfig, path: string[], 
     if (!r.dns.hostname) issues.error([...path, 'resolver', 'dns', 'hostname'], 'is required');
     const port = Number(r.dns.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) issues.error([...path, 'resolver', 'dns', 'port'], `must be a port number, got ${JSON.stringify(r.dns.port)}`);
-    if (r.dns.interval <= 0) issues.error([...path, 'resolver', 'dns', 'interval'], 'must be positive');
-    if (r.dns.timeout <= 0) issues.error([...path, 'resolver', 'dns', 'timeout'], 'must be positive');
+    positive([...path, 'resolver', 'dns', 'interval'], r.dns.interval);
+    positive([...path, 'resolver', 'dns', 'timeout'], r.dns.timeout);
     r.dns.nameservers.forEach((n, i) => {
       if (!parseGrpcEndpoint(withPort(n, 53), true)) issues.error([...path, 'resolver', 'dns', 'nameservers', String(i)], `must be host or host:port, got ${JSON.stringify(n)}`);
     });
@@ -106,8 +111,8 @@ export function validateLoadBalancing(cfg: LoadBalancingConfig, path: string[], 
     else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/.test(r.k8s.service)) {
       issues.error([...path, 'resolver', 'k8s', 'service'], `must be name or name.namespace, got ${JSON.stringify(r.k8s.service)}`);
     }
-    if (r.k8s.timeout <= 0) issues.error([...path, 'resolver', 'k8s', 'timeout'], 'must be positive');
-    if (r.k8s.interval <= 0) issues.error([...path, 'resolver', 'k8s', 'interval'], 'must be positive');
+    positive([...path, 'resolver', 'k8s', 'timeout'], r.k8s.timeout);
+    positive([...path, 'resolver', 'k8s', 'interval'], r.k8s.interval);
     if (r.k8s.api_server !== undefined && !/^https?:\/\/[^/]+/.test(r.k8s.api_server)) {
       issues.error([...path, 'resolver', 'k8s', 'api_server'], `must be an http:// or https:// URL, got ${JSON.stringify(r.k8s.api_server)}`);
     }
