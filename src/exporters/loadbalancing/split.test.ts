@@ -20,16 +20,16 @@ describe('loadbalancing router', () => {
     for (const [owner, part] of parts) {
       expect(part.hasProto()).toBe(true);
       total += part.itemCount();
-      const spans = part.read().flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+      const spans = (part.read() as ResourceSpans[]).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
       expect(spans.length).toBe(part.itemCount());
       for (const s of spans) expect(ring.indexOf(hashBytes(s.traceId))).toBe(owner);
       // Resources are kept with their spans.
-      for (const r of part.read()) expect(['checkout', 'cart']).toContain((r.resource.attributes[0]!.value as { value: string }).value);
+      for (const r of part.read() as ResourceSpans[]) expect(['checkout', 'cart']).toContain((r.resource.attributes[0]!.value as { value: string }).value);
     }
     expect(total).toBe(400);
     // Same content as the input, by span id.
-    const ids = (d: Telemetry<'traces'>) => d.read().flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => hex(x.spanId) + hex(x.traceId)))).sort();
-    expect([...parts.values()].flatMap((p) => ids(p as Telemetry<'traces'>)).sort()).toEqual(ids(data));
+    const ids = (d: Telemetry<"traces">) => (d.read() as ResourceSpans[]).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => hex(x.spanId) + hex(x.traceId)))).sort();
+    expect([...parts.values()].flatMap((p) => ids(p as Telemetry<'traces'>)).sort()).toEqual(ids(data as Telemetry<'traces'>));
   });
 
   it('passes a batch whose traces share one owner through untouched', () => {
