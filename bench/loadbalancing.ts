@@ -5,7 +5,7 @@
 // (routing_key traceID, static resolver, 3 backends) splits each request by
 // trace id on the wire bytes and sends one request per backend.
 //
-//   node --import tsx bench/loadbalancing.ts [requests=600] [traces-per-request=100]
+//   node --import tsx bench/loadbalancing.ts [requests=600] [traces-per-request=100] [backends=3]
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ if (process.argv[2] === '--sinks') {
 } else {
   const REQUESTS = Number(process.argv[2] ?? 600);
   const TRACES = Number(process.argv[3] ?? 100);
+  const BACKENDS = Number(process.argv[4] ?? 3);
   const child = fork(fileURLToPath(import.meta.url), ['--sinks'], { execArgv: ['--import', 'tsx'] });
   const ports = await new Promise<number[]>((r) => child.once('message', (m: { ports: number[] }) => r(m.ports)));
 
@@ -78,7 +79,7 @@ if (process.argv[2] === '--sinks') {
       const cfg = otlpExporterFactory.schema.parse({ ...otlpBlock, endpoint: `127.0.0.1:${ports[0]}` }, [], issues);
       return otlpExporterFactory.create(settings, cfg, 'traces');
     }
-    const cfg = loadBalancingExporterFactory.schema.parse({ protocol: { otlp: otlpBlock }, resolver: { static: { hostnames: ports.map((p) => `127.0.0.1:${p}`) } } }, [], issues);
+    const cfg = loadBalancingExporterFactory.schema.parse({ protocol: { otlp: otlpBlock }, resolver: { static: { hostnames: ports.slice(0, BACKENDS).map((p) => `127.0.0.1:${p}`) } } }, [], issues);
     if (issues.hasErrors()) throw new Error(JSON.stringify(issues.errors));
     return loadBalancingExporterFactory.create(settings, cfg, 'traces');
   }
@@ -111,6 +112,6 @@ if (process.argv[2] === '--sinks') {
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   const o = med(res.otlp!);
   const l = med(res.loadbalancing!);
-  console.log(JSON.stringify({ requests: REQUESTS, spans_per_request: perRequest, otlp_us_per_span: res.otlp!.map((x) => +x.toFixed(3)), loadbalancing_us_per_span: res.loadbalancing!.map((x) => +x.toFixed(3)), median_overhead_pct: +(((l - o) / o) * 100).toFixed(1) }));
+  console.log(JSON.stringify({ requests: REQUESTS, backends: BACKENDS, spans_per_request: perRequest, otlp_us_per_span: res.otlp!.map((x) => +x.toFixed(3)), loadbalancing_us_per_span: res.loadbalancing!.map((x) => +x.toFixed(3)), median_overhead_pct: +(((l - o) / o) * 100).toFixed(1) }));
   child.kill();
 }

@@ -43,6 +43,12 @@ class TraceIdWireRouter implements Router {
   private readonly r = new ProtoReader(new Uint8Array(0));
 
   split(data: Telemetry, ring: HashRing): Parts {
+    const parts: Parts = new Map();
+    // One backend owns everything: nothing to look at.
+    if (ring.size === 1) {
+      parts.set(0, data);
+      return parts;
+    }
     const buf = data.toProto();
     const r = this.r.reset(buf);
     const end = buf.length;
@@ -52,6 +58,8 @@ class TraceIdWireRouter implements Router {
     const spans: number[] = [];
     let first = -1;
     let single = true;
+    let lastHash = -1;
+    let lastOwner = -1;
     while (r.pos < end) {
       const tag = r.tag();
       if (tag !== 0x0a) {
@@ -90,7 +98,11 @@ class TraceIdWireRouter implements Router {
           const t = r.tag();
           if (t === 0x12) {
             const spEnd = r.sub(ssEnd);
-            const owner = ring.indexOf(this.traceIdHash(spEnd));
+            const h = this.traceIdHash(spEnd);
+            // Spans of one trace tend to be adjacent: reuse the lookup.
+            const owner = h === lastHash ? lastOwner : ring.indexOf(h);
+            lastHash = h;
+            lastOwner = owner;
             r.pos = spEnd;
             if (first < 0) first = owner;
             else if (owner !== first) single = false;
@@ -108,7 +120,6 @@ class TraceIdWireRouter implements Router {
         r.endMessage(ssEnd);
       }
     }
-    const parts: Parts = new Map();
     if (first < 0) return parts;
     if (single) {
       parts.set(first, data);
@@ -218,8 +229,13 @@ function writePart(buf: Uint8Array, hdr: number[], spans: number[], owner: numbe
       copyHdr(ss);
       lastSs = ss;
     }
+    // Adjacent spans (a trace's spans usually are) are copied in one go.
     const s = spans[i + 3]!;
-    const e = spans[i + 4]!;
+    let e = spans[i + 4]!;
+    while (i + 5 < spans.length && spans[i + 5] === owner && spans[i + 6] === rs && spans[i + 7] === ss && spans[i + 8] === e) {
+      i += 5;
+      e = spans[i + 4]!;
+    }
     out.set(buf.subarray(s, e), pos);
     pos += e - s;
   }
