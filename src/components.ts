@@ -13,6 +13,7 @@ import { otlpHttpExporterFactory } from './exporters/otlphttp/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
 import { fileExporterFactory } from './exporters/file/factory.js';
 import { lokiExporterFactory } from './exporters/loki/factory.js';
+import { loadBalancingExporterFactory } from './exporters/loadbalancing/factory.js';
 import { fileStorageFactory } from './extensions/file_storage/factory.js';
 import { healthCheckFactory } from './extensions/health_check/factory.js';
 import { sieveDebugFactory } from './extensions/sieve_debug/factory.js';
@@ -44,6 +45,7 @@ export const factories: Factory[] = [
   debugExporterFactory,
   fileExporterFactory,
   lokiExporterFactory,
+  loadBalancingExporterFactory,
   prometheusExporterFactory,
   prometheusRemoteWriteExporterFactory,
   // connectors

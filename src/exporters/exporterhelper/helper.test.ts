@@ -327,3 +327,40 @@ describe('MemoryQueue', () => {
     expect(permanentError('x').permanent).toBe(true);
   });
 });
+
+describe('track and abandon (routing exporters)', () => {
+  it('track resolves once queued and reports the send outcome afterwards', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sent: number[] = [];
+    const e = await exporter(config({ retry_on_failure: fast, sending_queue: { num_consumers: 1 } }), async (d) => {
+      await gate;
+      sent.push(d.itemCount());
+    });
+    const h = await e.track(traces(0, 3));
+    let settled = false;
+    void h.result.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    release();
+    await h.result;
+    expect(sent).toEqual([3]);
+  });
+
+  it('abandon hands back what is queued or retrying without sending it', async () => {
+    let attempts = 0;
+    const e = await exporter(config({ retry_on_failure: { initial_interval: '1s', max_interval: '1s' }, sending_queue: { num_consumers: 1 } }), async () => {
+      attempts++;
+      throw unavailableError('backend down');
+    });
+    const a = await e.track(traces(0, 2));
+    const b = await e.track(traces(0, 4));
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    await e.abandon();
+    expect(Date.now() - t0).toBeLessThan(900);
+    await expect(a.result).rejects.toBeInstanceOf(ConsumerError);
+    await expect(b.result).rejects.toMatchObject({ code: 'SIEVE_ERR_SHUTTING_DOWN' });
+    expect(attempts).toBe(1);
+  });
+});

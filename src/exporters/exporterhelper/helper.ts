@@ -230,6 +230,20 @@ export interface HelperExporter extends ExporterComponent {
    * change the batch beyond reading it. Returns the function that stops it.
    */
   observe(fn: (data: Telemetry) => void): () => void;
+  /**
+   * Like `consume`, but resolves as soon as the batch is accepted (queued),
+   * with `result` settling once it is sent or given up on: a caller that
+   * routes batches (loadbalancing) learns the outcome without holding up its
+   * own caller. When `result` rejects, the batch's durable references stay
+   * with the caller, as with `wait_for_result`.
+   */
+  track(data: Telemetry): Promise<{ result: Promise<ConsumeResult> }>;
+  /**
+   * Shuts down without draining: what is queued or waiting for a retry is
+   * not attempted again, and its `track` results reject with a retryable
+   * SIEVE_ERR_SHUTTING_DOWN error, so the caller can send it elsewhere.
+   */
+  abandon(): Promise<void>;
 }
 
 export function isHelperExporter(c: unknown): c is HelperExporter {
@@ -298,6 +312,7 @@ export function createExporter(opts: ExporterOptions): HelperExporter {
   const stopping = new AbortController();
   let started = false;
   let shutdownP: Promise<void> | undefined;
+  let abandoning = false;
   let lastError: { at: number; message: string } | undefined;
   let consecutiveFailures = 0;
   let lastDelay = 0;
@@ -478,7 +493,7 @@ export function createExporter(opts: ExporterOptions): HelperExporter {
           // A persistent queue keeps its backlog: only in-flight sends finish, without further retries.
           if (queue.persistent) stopping.abort();
           const drain = Promise.all(workers);
-          const limit = opts.drainTimeoutMs;
+          const limit = abandoning ? 0 : opts.drainTimeoutMs;
           if (limit !== undefined) {
             let timer: NodeJS.Timeout | undefined;
             await Promise.race([drain, new Promise<void>((r) => (timer = setTimeout(r, limit)))]);
@@ -509,6 +524,36 @@ export function createExporter(opts: ExporterOptions): HelperExporter {
     observe(fn: (data: Telemetry) => void): () => void {
       observers.add(fn);
       return () => observers.delete(fn);
+    },
+    async track(data: Telemetry): Promise<{ result: Promise<ConsumeResult> }> {
+      if (!queue || queue.persistent || data.isEmpty()) {
+        const r = await component.consume(data);
+        return { result: Promise.resolve(r) };
+      }
+      if (observers.size) {
+        for (const fn of observers) {
+          try {
+            fn(data);
+          } catch {
+            /* an observer never affects delivery */
+          }
+        }
+      }
+      const result = new Promise<ConsumeResult>((resolve, reject) => waiting.set(data, { resolve, reject }));
+      // The caller may attach its handler later; the outcome is never unhandled here.
+      result.catch(() => undefined);
+      try {
+        await queue.offer(data);
+      } catch (e) {
+        waiting.delete(data);
+        enqFailed.inc(labels, data.itemCount());
+        throw e instanceof ConsumerError ? e : asConsumerError(e);
+      }
+      return { result };
+    },
+    abandon(): Promise<void> {
+      if (!shutdownP) abandoning = true;
+      return component.shutdown();
     },
   };
   return component;
