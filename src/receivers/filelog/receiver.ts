@@ -15,7 +15,7 @@
 import { basename } from 'node:path';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { glob } from 'tinyglobby';
 import type { Component, Consumer, CreateSettings, Host } from '../../component/component.js';
 import { isPermanent, type ConsumerError } from '../../component/errors.js';
@@ -63,6 +63,18 @@ class TrackedFile {
     this.fp = fp;
     this.offset = offset;
     this.gz = gz;
+  }
+}
+
+/** A file's bytes from its start, through the handle (a stream of its own would close the handle when done). */
+async function* compressedChunks(fd: FileHandle): AsyncGenerator<Buffer> {
+  let pos = 0;
+  for (;;) {
+    const b = Buffer.allocUnsafe(64 * 1024);
+    const { bytesRead } = await fd.read(b, 0, b.length, pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    yield b.subarray(0, bytesRead);
   }
 }
 
@@ -244,7 +256,7 @@ export class FilelogReceiver implements Component {
     let got = 0;
     const want = this.cfg.fingerprint_size;
     await new Promise<void>((resolve) => {
-      const src = createReadStream('', { fd: fd.fd, start: 0, autoClose: false });
+      const src = Readable.from(compressedChunks(fd));
       const gun = createGunzip();
       const done = () => {
         src.unpipe(gun);
@@ -290,12 +302,12 @@ export class FilelogReceiver implements Component {
             fd = await open(path, 'r');
             const st = await fd.stat();
             if (st.size === 0) {
-              await fd.close();
+              await fd.close().catch(() => undefined);
               return undefined;
             }
             const fp = await this.fingerprint(fd, path, st.size);
             if (fp.length === 0) {
-              await fd.close();
+              await fd.close().catch(() => undefined);
               return undefined;
             }
             return { path, fd, fp, ino: st.ino, size: st.size, mtime: st.mtimeMs };
@@ -310,7 +322,7 @@ export class FilelogReceiver implements Component {
         if (!o) continue;
         // Two files with one fingerprint in the same poll (a copy made before a truncation): only the first is read now.
         if (seenFp.some((s) => s.equals(o.fp))) {
-          await o.fd.close();
+          await o.fd.close().catch(() => undefined);
           continue;
         }
         seenFp.push(o.fp);
@@ -320,7 +332,7 @@ export class FilelogReceiver implements Component {
           matched.add(known);
           known.missed = 0;
           if (known.fd && known.ino === o.ino && known.path === o.path) {
-            await o.fd.close();
+            await o.fd.close().catch(() => undefined);
           } else {
             // Renamed, or the known content now lives in a copy: read on from the new handle.
             await known.fd?.close().catch(() => undefined);
@@ -474,7 +486,7 @@ export class FilelogReceiver implements Component {
     let seen = 0;
     let complete = false;
     const recs: Rec[] = [];
-    const src = createReadStream('', { fd: fd.fd, start: 0, autoClose: false });
+    const src = Readable.from(compressedChunks(fd));
     const gun = createGunzip();
     src.pipe(gun);
     try {
