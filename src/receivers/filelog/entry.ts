@@ -29,7 +29,7 @@ export interface Field {
 /** Parses a field reference; throws with a readable message when it is not one. */
 export function parseField(text: string): Field {
   const t = text.trim();
-  const m = /^(body|attributes|resource)/.exec(t);
+  const m = /^(body|attributes|resource)(?=$|[.[])/.exec(t);
   if (!m) throw new Error(`field ${JSON.stringify(text)} must start with body, attributes or resource`);
   const root = m[1] as Root;
   const keys: string[] = [];
