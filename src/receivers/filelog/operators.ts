@@ -115,17 +115,26 @@ function applySev(s: SevStep, e: Entry): void {
  */
 export function normalizeId(v: unknown, bytes: 16 | 8): Uint8Array | undefined {
   if (typeof v !== 'string') return undefined;
-  let h = v.trim();
-  if (bytes === 16 && h.length === 36 && /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(h)) h = h.replace(/-/g, '');
-  if (h.length === 0 || h.length > bytes * 2 || !/^[0-9a-fA-F]+$/.test(h)) return undefined;
-  if (h.length < bytes * 2) {
-    // Only whole bytes are padded: 16 hex → 32 (64-bit trace ids, as W3C/OTel propagate them).
-    if (h.length % 2 !== 0) return undefined;
-    h = h.padStart(bytes * 2, '0');
+  let h = v;
+  if (bytes === 16 && h.length === 36 && h.charCodeAt(8) === 45 && h.charCodeAt(13) === 45 && h.charCodeAt(18) === 45 && h.charCodeAt(23) === 45) {
+    h = h.slice(0, 8) + h.slice(9, 13) + h.slice(14, 18) + h.slice(19, 23) + h.slice(24);
   }
-  const out = Buffer.from(h, 'hex');
-  if (out.every((b) => b === 0)) return undefined;
-  return new Uint8Array(out);
+  const len = h.length;
+  // Only whole bytes are padded: 16 hex → 32 (64-bit trace ids, as W3C/OTel propagate them).
+  if (len === 0 || len > bytes * 2 || len % 2 !== 0) return undefined;
+  const out = new Uint8Array(bytes);
+  // Buffer.from(hex) stops at the first non-hex pair, so a short result means the text was not hex.
+  const raw = Buffer.from(h, 'hex');
+  if (raw.length * 2 !== len) return undefined;
+  out.set(raw, bytes - raw.length);
+  let zero = true;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] !== 0) {
+      zero = false;
+      break;
+    }
+  }
+  return zero ? undefined : out;
 }
 
 interface TraceStep {

