@@ -5,7 +5,7 @@ import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, rmSync, 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { unavailableError } from '../../component/errors.js';
+import { permanentError, unavailableError } from '../../component/errors.js';
 import { Issues } from '../../config/schema.js';
 import { fileStorageSchema } from '../../extensions/file_storage/config.js';
 import { FileStorage } from '../../extensions/file_storage/storage.js';
@@ -189,6 +189,62 @@ describe('filelog receiver', () => {
     await waitFor(() => sink.records.length === 3);
     expect(bodies(sink)).toEqual(['one', 'two', 'three']);
     expect(await telemetry.value('otelcol_receiver_accepted_log_records', { receiver: 'filelog', transport: 'file' })).toBe(3);
+  });
+
+  it('counts a batch the pipeline refuses for good as refused and reads on', async () => {
+    const dir = tempDir('filelog-');
+    writeFileSync(join(dir, 'a.log'), 'rejected\n');
+    let refuse = true;
+    const { sink, go, telemetry } = start({ include: [join(dir, 'a.log')], start_at: 'beginning' }, { fail: () => (refuse ? permanentError('no') : undefined) });
+    await go();
+    const labels = { receiver: 'filelog', transport: 'file' };
+    await waitFor(async () => (await telemetry.value('otelcol_receiver_refused_log_records', labels)) === 1);
+    refuse = false;
+    appendFileSync(join(dir, 'a.log'), 'accepted\n');
+    await waitFor(() => sink.records.length === 1);
+    expect(bodies(sink)).toEqual(['accepted']);
+    expect(await telemetry.value('otelcol_receiver_accepted_log_records', labels)).toBe(1);
+  });
+
+  it('shuts down promptly while the pipeline keeps refusing, keeping the offset', async () => {
+    const dir = tempDir('filelog-');
+    writeFileSync(join(dir, 'a.log'), 'waiting\n');
+    let attempts = 0;
+    const { r, go } = start({ include: [join(dir, 'a.log')], start_at: 'beginning', retry_on_failure: { initial_interval: '10s' } }, { fail: () => (attempts++, unavailableError('busy')) });
+    await go();
+    await waitFor(() => attempts >= 1);
+    const t0 = Date.now();
+    await r.shutdown();
+    await r.shutdown();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.offsets()).toEqual([{ path: join(dir, 'a.log'), offset: 0 }]);
+  });
+
+  it('reads more files than max_concurrent_files, in turns', async () => {
+    const dir = tempDir('filelog-');
+    for (let i = 0; i < 7; i++) writeFileSync(join(dir, `f${i}.log`), `file ${i}\n`);
+    const { sink, go } = start({ include: [join(dir, '*.log')], start_at: 'beginning', max_concurrent_files: 2 });
+    await go();
+    await waitFor(() => sink.records.length === 7);
+    expect(bodies(sink).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `file ${i}`));
+  });
+
+  it('runs the operators and a preset on what it reads, carrying trace ids', async () => {
+    const dir = tempDir('filelog-');
+    writeFileSync(
+      join(dir, 'a.log'),
+      JSON.stringify({ timestamp: '2024-01-02T03:04:05Z', level: 'error', message: 'boom', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' }) + '\n',
+    );
+    const { sink, go } = start({ include: [join(dir, 'a.log')], start_at: 'beginning', preset: 'python_json', resource: { 'service.name': 'app' }, operators: [{ type: 'add', field: 'attributes.env', value: 'prod' }] });
+    await go();
+    await waitFor(() => sink.records.length === 1);
+    const rec = sink.records[0]!;
+    expect(plain(rec.body)).toBe('boom');
+    expect(rec.severityNumber).toBe(17);
+    expect(rec.timeUnixNano).toBe(BigInt(Date.parse('2024-01-02T03:04:05Z')) * 1_000_000n);
+    expect(Buffer.from(rec.traceId).toString('hex')).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(Buffer.from(rec.spanId).toString('hex')).toBe('00f067aa0ba902b7');
+    expect(attrs(rec)).toEqual({ 'log.file.name': 'a.log', env: 'prod' });
   });
 
   it('follows rename rotation while a writer appends at ~10k lines/s: every line exactly once', async () => {

@@ -157,8 +157,10 @@ export class FilelogReceiver implements Component {
       await this.polling;
       await this.checkpointing;
       if (this.checkpointDirty) await this.saveCheckpoint();
-      for (const f of this.files) await f.fd?.close().catch(() => undefined);
-      this.files = [];
+      for (const f of this.files) {
+        await f.fd?.close().catch(() => undefined);
+        f.fd = undefined;
+      }
     })();
     return this.shutdownP;
   }
