@@ -328,8 +328,10 @@ export class FilelogReceiver implements Component {
           continue;
         }
         seenFp.push(o.fp);
-        let known = this.files.find((f) => !matched.has(f) && f.path === o.path && matchesFingerprint(f.fp, o.fp));
-        known ??= this.files.find((f) => !matched.has(f) && matchesFingerprint(f.fp, o.fp));
+        // A file shorter than the offset read from it was truncated and rewritten: a new file, even if it starts alike.
+        const same = (f: TrackedFile) => !matched.has(f) && matchesFingerprint(f.fp, o.fp) && (f.gz || this.isGz(o.path) || o.size >= f.offset);
+        let known = this.files.find((f) => f.path === o.path && same(f));
+        known ??= this.files.find(same);
         if (known) {
           matched.add(known);
           known.missed = 0;
@@ -431,10 +433,11 @@ export class FilelogReceiver implements Component {
   private async readPlain(f: TrackedFile, draining: boolean): Promise<void> {
     const fd = f.fd!;
     const st = await fd.stat();
-    if (st.size < f.offset) {
-      // Truncated in place (copytruncate without the copy in the glob): start again from the beginning.
-      f.offset = 0;
-      f.splitter = undefined;
+    if (st.size < (f.splitter?.readPosition() ?? f.offset)) {
+      // Truncated since this poll matched it (copytruncate): what the file holds now is another file's
+      // content. The next poll tells them apart by fingerprint: the copy, if matched, is read on from
+      // this offset; the truncated file is read from its start as a new one.
+      return;
     }
     f.splitter ??= this.newSplitter(f.offset);
     const sp = f.splitter;
