@@ -186,8 +186,8 @@ function epochParser(layout: string): TimeParser {
   return (v) => {
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) return undefined;
-      if (!frac || Number.isInteger(v)) return BigInt(Math.trunc(v)) * mult + (frac ? 0n : 0n) + fracNanos(v, mult);
-      return BigInt(Math.trunc(v)) * mult + fracNanos(v, mult);
+      // Layouts without a fraction (s, ms, ...) drop one; s.ms and the like keep it.
+      return BigInt(Math.trunc(v)) * mult + (frac ? fracNanos(v, mult) : 0n);
     }
     if (typeof v !== 'string') return undefined;
     const m = /^(\d+)(?:\.(\d+))?$/.exec(v.trim());
