@@ -1,6 +1,7 @@
 // Every component type this build of Sieve knows, by kind.
 import type { Factory } from './component/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
+import { prometheusReceiverFactory } from './receivers/prometheus/factory.js';
 import { batchFactory } from './processors/batch/factory.js';
 import { memoryLimiterFactory } from './processors/memory_limiter/factory.js';
 import { tenantProcessorFactory } from './processors/tenant/factory.js';
@@ -28,6 +29,7 @@ import { spanMetricsConnectorFactory } from './connectors/spanmetrics/factory.js
 export const factories: Factory[] = [
   // receivers
   otlpReceiverFactory,
+  prometheusReceiverFactory,
   // processors
   redactionFactory,
   batchFactory,
