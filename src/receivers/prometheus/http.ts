@@ -121,8 +121,8 @@ export class ScrapeClient {
         stream.on('data', (c: Buffer) => {
           size += c.length;
           if (size > limit) {
-            stream.destroy();
             fail(new ScrapeError('body_size_limit', `body is larger than body_size_limit (${limit} bytes)`));
+            stream.destroy();
             return;
           }
           chunks.push(c);
