@@ -93,6 +93,8 @@ interface SeriesState {
   help: string;
   unit: string;
   attrs: string[];
+  /** Histogram bounds or summary quantiles of the last point, for its stale marker. */
+  shape: number[] | undefined;
 }
 
 interface ResourceInfo {
@@ -459,13 +461,13 @@ export class TargetConverter implements SampleSink {
   }
 
   /** Start time of a cumulative point and the series' bookkeeping. */
-  private track(rk: string, m: MetricBuf, p: PointBuf, time: bigint, value: number, cumulative: boolean): bigint {
+  private track(rk: string, m: MetricBuf, p: PointBuf, time: bigint, value: number, cumulative: boolean, shape?: number[]): bigint {
     const sk = m.name + '\xff' + p.key;
     let st = this.state.get(sk);
     let start = 0n;
     if (st === undefined) {
       start = cumulative ? (p.created !== undefined ? nanos(p.created * 1000) : this.startOverride ?? time) : 0n;
-      st = { gen: this.gen, start, last: value, resKey: rk, name: m.name, kind: m.family.kind, help: m.family.help, unit: m.family.unit, attrs: p.attrs };
+      st = { gen: this.gen, start, last: value, resKey: rk, name: m.name, kind: m.family.kind, help: m.family.help, unit: m.family.unit, attrs: p.attrs, shape: undefined };
       this.state.set(sk, st);
       this.stats.seriesAdded++;
     } else {
@@ -477,6 +479,7 @@ export class TargetConverter implements SampleSink {
       st.gen = this.gen;
       st.last = value;
     }
+    st.shape = shape;
     return start;
   }
 
@@ -509,7 +512,7 @@ export class TargetConverter implements SampleSink {
         if (kind === 'histogram') {
           const h = this.histogramPoint(p, attrs, time);
           if (h === undefined) continue;
-          h.startTimeUnixNano = this.track(rk, m, p, time, h.count, true);
+          h.startTimeUnixNano = this.track(rk, m, p, time, h.count, true, h.explicitBounds);
           (metric.data as { dataPoints: HistogramDataPoint[] }).dataPoints.push(h);
         } else if (kind === 'summary') {
           const sp: SummaryDataPoint = { attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: time, count: p.count ?? 0, sum: p.sum ?? 0, quantileValues: [], flags: 0 };
@@ -520,7 +523,7 @@ export class TargetConverter implements SampleSink {
             pairs.sort((a, b) => a.quantile - b.quantile);
             sp.quantileValues = pairs;
           }
-          sp.startTimeUnixNano = this.track(rk, m, p, time, sp.count, true);
+          sp.startTimeUnixNano = this.track(rk, m, p, time, sp.count, true, sp.quantileValues.map((q) => q.quantile));
           (metric.data as { dataPoints: SummaryDataPoint[] }).dataPoints.push(sp);
         } else {
           if (!p.hasValue) continue;
@@ -541,8 +544,10 @@ export class TargetConverter implements SampleSink {
   }
 
   /** A failed scrape: every known series ends, and up is 0. */
-  fail(durationSeconds: number): { resources: ResourceMetrics[]; stats: ScrapeStats } {
+  fail(scrapeMs: number, durationSeconds: number): { resources: ResourceMetrics[]; stats: ScrapeStats } {
     this.gen++;
+    this.scrapeMs = scrapeMs;
+    this.scrapeNs = nanos(scrapeMs);
     const byRes = new Map<string, Metric[]>();
     const metricsOf = (rk: string): Metric[] => {
       let l = byRes.get(rk);
@@ -595,9 +600,9 @@ export class TargetConverter implements SampleSink {
       const t = this.scrapeNs;
       const d = m.data as { dataPoints: unknown[] };
       if (st.kind === 'histogram') {
-        d.dataPoints.push({ attributes: attrs, startTimeUnixNano: st.start, timeUnixNano: t, count: 0, sum: undefined, bucketCounts: [], explicitBounds: [], exemplars: [], flags: FLAG_NO_RECORDED_VALUE, min: undefined, max: undefined } satisfies HistogramDataPoint);
+        d.dataPoints.push({ attributes: attrs, startTimeUnixNano: st.start, timeUnixNano: t, count: 0, sum: 0, bucketCounts: [], explicitBounds: st.shape ?? [], exemplars: [], flags: FLAG_NO_RECORDED_VALUE, min: undefined, max: undefined } satisfies HistogramDataPoint);
       } else if (st.kind === 'summary') {
-        d.dataPoints.push({ attributes: attrs, startTimeUnixNano: st.start, timeUnixNano: t, count: 0, sum: 0, quantileValues: [], flags: FLAG_NO_RECORDED_VALUE } satisfies SummaryDataPoint);
+        d.dataPoints.push({ attributes: attrs, startTimeUnixNano: st.start, timeUnixNano: t, count: 0, sum: 0, quantileValues: (st.shape ?? []).map((q) => ({ quantile: q, value: NaN })), flags: FLAG_NO_RECORDED_VALUE } satisfies SummaryDataPoint);
       } else {
         d.dataPoints.push({ attributes: attrs, startTimeUnixNano: st.start, timeUnixNano: t, value: NaN, exemplars: [], flags: FLAG_NO_RECORDED_VALUE } satisfies NumberDataPoint);
       }

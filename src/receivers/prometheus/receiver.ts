@@ -100,7 +100,7 @@ class ScrapeLoop {
       else if (e instanceof ParseError) reason = 'parse';
       else reason = 'parse';
       message = (e as Error).message;
-      out = this.conv.fail((performance.now() - h0) / 1000);
+      out = this.conv.fail(t0, (performance.now() - h0) / 1000);
     } finally {
       this.abort = undefined;
     }
