@@ -54,6 +54,7 @@ class ScrapeLoop {
       externalLabels: job.externalLabels,
       startTimeMetric,
       extraMetrics: extra ? { timeoutSeconds: job.timeoutMs / 1000 } : undefined,
+      shareAttributes: () => rx.downstreamReadOnly(),
     });
   }
 
@@ -257,6 +258,11 @@ export class PrometheusReceiver implements Component {
 
   now(): number {
     return this.settings.now();
+  }
+
+  /** True when nothing downstream changes data: series attributes are then shared across scrapes. */
+  downstreamReadOnly(): boolean {
+    return this.next !== undefined && !this.next.mutatesData;
   }
 
   /** Active targets per job (tests and health). */
