@@ -2,6 +2,7 @@
 import type { Factory } from './component/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { filelogReceiverFactory } from './receivers/filelog/factory.js';
+import { prometheusReceiverFactory } from './receivers/prometheus/factory.js';
 import { batchFactory } from './processors/batch/factory.js';
 import { memoryLimiterFactory } from './processors/memory_limiter/factory.js';
 import { tenantProcessorFactory } from './processors/tenant/factory.js';
@@ -31,6 +32,7 @@ export const factories: Factory[] = [
   // receivers
   otlpReceiverFactory,
   filelogReceiverFactory,
+  prometheusReceiverFactory,
   // processors
   redactionFactory,
   batchFactory,
