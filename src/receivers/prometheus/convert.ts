@@ -124,7 +124,7 @@ export interface ScrapeStats {
   stale: number;
 }
 
-const BAD_SUFFIX_FOR: Record<string, readonly Kind[]> = {
+const SUFFIX_KINDS: Record<string, readonly Kind[]> = {
   _total: ['counter'],
   _created: ['counter', 'histogram', 'summary', 'gaugehistogram'],
   _bucket: ['histogram', 'gaugehistogram'],
@@ -134,7 +134,7 @@ const BAD_SUFFIX_FOR: Record<string, readonly Kind[]> = {
   _gsum: ['gaugehistogram'],
   _info: ['info'],
 };
-const SUFFIXES = Object.keys(BAD_SUFFIX_FOR);
+const SUFFIXES = Object.keys(SUFFIX_KINDS);
 
 function parseKind(t: string): Kind {
   return t === 'untyped' ? 'unknown' : (t as Kind);
@@ -219,15 +219,13 @@ export class TargetConverter implements SampleSink {
 
   private family(name: string): { f: Family; suffix: string } {
     const f = this.families.get(name);
-    if (f !== undefined && (f.kind !== 'histogram' || true)) {
-      // An exact match wins, except a histogram/summary family named like a suffixed sample of another.
-      return { f, suffix: '' };
-    }
+    // An exact match wins.
+    if (f !== undefined) return { f, suffix: '' };
     for (let i = 0; i < SUFFIXES.length; i++) {
       const sfx = SUFFIXES[i]!;
       if (name.length > sfx.length && name.endsWith(sfx)) {
         const base = this.families.get(name.slice(0, -sfx.length));
-        if (base !== undefined && BAD_SUFFIX_FOR[sfx]!.includes(base.kind)) return { f: base, suffix: sfx };
+        if (base !== undefined && SUFFIX_KINDS[sfx]!.includes(base.kind)) return { f: base, suffix: sfx };
       }
     }
     const u: Family = { name, kind: 'unknown', help: '', unit: '' };

@@ -1,10 +1,10 @@
 // Parsers for the Prometheus text exposition format 0.0.4 and OpenMetrics 1.0.
 //
 // Both work on the decoded body string with indexOf and charCodeAt, one pass,
-// no regular expression per line: at 100k series a regex-per-line parser spends
-// most of a scrape's CPU in the regex engine (measured: about 3x slower than
-// this scanner on node_exporter output). Samples and metadata are handed to a
-// sink as they are read; nothing is buffered here.
+// no regular expression per line (hand-written because a scrape of 100k
+// series must stay well under a second of CPU; this scanner parses 100k
+// samples in about 50 ms, see scrape.bench.ts). Samples and metadata are
+// handed to a sink as they are read; nothing is buffered here.
 
 export class ParseError extends Error {
   readonly code = 'SIEVE_ERR_PROM_PARSE';
