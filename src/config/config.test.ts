@@ -155,7 +155,7 @@ service:
     traces: { receivers: [kafka], exporters: [debug] }
     spans: { receivers: [kafka], exporters: [debug] }
 `, [
-      'receivers::kafka: unknown receiver type "kafka"; known types: otlp (config.yaml:3)',
+      'receivers::kafka: unknown receiver type "kafka"; known types: filelog, otlp, prometheus (config.yaml:3)',
       'receivers::Otlp/x: invalid component id "Otlp/x": must be type[/name] with a lower_snake_case type (config.yaml:4)',
       'service::pipelines::traces::receivers::0: references receiver "kafka" which is not configured (config.yaml:9)',
       'service::pipelines::spans: invalid pipeline id "spans": must be traces, metrics or logs, optionally followed by /name (config.yaml:10)',
