@@ -10,6 +10,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { factories } from './components.js';
 import { effectiveConfig } from './config/effective.js';
 import { ConfigError, Service, StartError, validateFiles } from './service/service.js';
+import { isWorkerProcess, runSupervisor, runWorker, workerCount } from './service/workers/cluster.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_CONFIG = join(here, '..', 'config', 'sieve.yaml');
@@ -25,8 +26,10 @@ function version(): string {
 const HELP = `sieve — telemetry pipeline daemon (OTLP in; redaction, tail sampling, signing; out to Prometheus, Loki, Tempo)
 
 Usage:
-  sieve [--config FILE]... [--watch-config]
+  sieve [--config FILE]... [--watch-config] [--workers N|auto]
                                       run the daemon (default config: ${DEFAULT_CONFIG});
+                                      --workers (or service::workers) runs N worker processes that share
+                                      the listeners, traces routed whole to their owner (docs/workers.md);
                                       SIGHUP, POST /reload on the admin endpoint, or a change to a
                                       config file (--watch-config) reloads the config without a restart
   sieve validate [--config FILE]...   check a config; prints every error with its path and line; exit 1 when invalid
@@ -64,7 +67,44 @@ function parseConfigs(args: string[]): { configs: string[]; rest: string[] } {
 
 class UsageError extends Error {}
 
-async function run(configs: string[], watch: boolean): Promise<number> {
+function watchConfigs(configs: string[], reload: (why: string) => void): void {
+  // Editors replace files (rename) as often as they write them: watch the directories, debounce.
+  let timer: NodeJS.Timeout | undefined;
+  const files = new Set((configs.length ? configs : [DEFAULT_CONFIG]).map((f) => resolve(f)));
+  for (const d of new Set([...files].map((f) => dirname(f)))) {
+    watchFs(d, (_ev, name) => {
+      if (name && !files.has(join(d, name.toString()))) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => reload('watch-config'), 200);
+    }).unref();
+  }
+}
+
+function printConfigErrors(errors: string[]): void {
+  process.stderr.write(`Error: invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n`);
+  for (const m of errors) process.stderr.write(`  ${m}\n`);
+}
+
+async function run(configs: string[], watch: boolean, workersFlag: string | undefined): Promise<number> {
+  const files = configs.length ? configs : [DEFAULT_CONFIG];
+  if (isWorkerProcess()) return runWorker(files);
+  let workers: number | undefined;
+  if (workersFlag !== undefined) {
+    if (workersFlag === 'auto') workers = workerCount('auto');
+    else if (/^[0-9]+$/.test(workersFlag) && Number(workersFlag) >= 1 && Number(workersFlag) <= 64) workers = Number(workersFlag);
+    else throw new UsageError(`--workers must be a whole number from 1 to 64, or auto, got ${JSON.stringify(workersFlag)}`);
+  }
+  const checked = validateFiles(files, factories);
+  if (!checked.config) {
+    printConfigErrors(checked.errors);
+    return 1;
+  }
+  workers ??= workerCount(checked.config.service.workers);
+  if (workers > 1) {
+    const args = [...files.flatMap((f) => ['--config', f]), '--workers', String(workers)];
+    if (watch) watchConfigs(files, () => process.kill(process.pid, 'SIGHUP'));
+    return runSupervisor(checked.config, workers, { args });
+  }
   let svc: Service;
   try {
     svc = Service.fromFiles(configs.length ? configs : [DEFAULT_CONFIG]);
@@ -90,18 +130,7 @@ async function run(configs: string[], watch: boolean): Promise<number> {
     void svc.reload();
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
-  if (watch) {
-    // Editors replace files (rename) as often as they write them: watch the directories, debounce.
-    let timer: NodeJS.Timeout | undefined;
-    const files = new Set((configs.length ? configs : [DEFAULT_CONFIG]).map((f) => resolve(f)));
-    for (const d of new Set([...files].map((f) => dirname(f)))) {
-      watchFs(d, (_ev, name) => {
-        if (name && !files.has(join(d, name.toString()))) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => reload('watch-config'), 200);
-      }).unref();
-    }
-  }
+  if (watch) watchConfigs(files, reload);
   try {
     await svc.start();
   } catch (e) {
@@ -257,10 +286,18 @@ export async function main(argv: string[]): Promise<number> {
     return r.exitCode;
   }
   const { configs, rest } = parseConfigs(argv);
-  const watch = rest.includes('--watch-config');
-  const other = rest.filter((a) => a !== '--watch-config');
-  if (other.length) throw new UsageError(`unknown command or argument "${other[0]}"`);
-  return run(configs, watch);
+  let watch = false;
+  let workers: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--watch-config') watch = true;
+    else if (a === '--workers') {
+      workers = rest[++i];
+      if (workers === undefined) throw new UsageError('--workers needs a number or auto');
+    } else if (a.startsWith('--workers=')) workers = a.slice('--workers='.length);
+    else throw new UsageError(`unknown command or argument "${a}"`);
+  }
+  return run(configs, watch, workers);
 }
 
 const VERIFY_MODULE = './verify/index.js';

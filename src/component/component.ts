@@ -106,6 +106,8 @@ export interface CreateSettings {
   dataDir?: string;
   /** Injected clock in ms (tests); Date.now by default. */
   now: () => number;
+  /** Set when the daemon runs several worker processes (service::workers, docs/workers.md). */
+  worker?: { index: number; count: number };
 }
 
 interface FactoryBase<C> {

@@ -65,6 +65,8 @@ export const serviceSchema = s.object({
   }),
   /** Where components keep state (chain state, instance id). */
   data_dir: s.string().optional(),
+  /** Worker processes sharing the listeners (docs/workers.md): a number, or `auto` for one per CPU. */
+  workers: s.workers(),
 });
 export type ServiceSection = Infer<typeof serviceSchema>;
 

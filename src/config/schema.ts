@@ -427,7 +427,23 @@ class RegexSchema extends Schema<string> {
   }
 }
 
+/** `N` (1..64) or `auto` (one per available CPU). */
+class WorkersSchema extends Schema<number | 'auto'> {
+  parse(v: unknown, path: string[], issues: Issues): number | 'auto' {
+    if (v === undefined || v === null) return 1;
+    if (v === 'auto') return 'auto';
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64) return v;
+    if (typeof v === 'string' && /^[0-9]+$/.test(v) && Number(v) >= 1 && Number(v) <= 64) return Number(v);
+    issues.error(path, `must be a whole number from 1 to 64, or "auto", got ${JSON.stringify(v)}`);
+    return 1;
+  }
+  describe(): string {
+    return 'a number of workers or "auto"';
+  }
+}
+
 export const s = {
+  workers: () => new WorkersSchema(),
   string: (def?: string, opts?: { enum?: readonly string[]; nonEmpty?: boolean }) =>
     def === undefined ? new StringSchema(opts) : new StringSchema(opts).default(def),
   enum: <E extends string>(values: readonly E[], def?: E) =>

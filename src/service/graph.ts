@@ -12,6 +12,8 @@ import { fanOut } from './fanout.js';
 import { SwitchConsumer } from './switch.js';
 import type { Logger } from './logger.js';
 import type { SelfTelemetry } from './telemetry.js';
+import type { WorkerLink } from './workers/link.js';
+import type { DurableConfig } from '../durable/config.js';
 
 export interface GraphNode {
   /** Unique key: kind + id (+ signal / pipeline). */
@@ -40,6 +42,8 @@ export interface Graph {
   reused: Set<string>;
   /** Switches of reused receivers and the pipelines they are to feed once the new nodes run. */
   pendingSwaps: { sw: SwitchConsumer; target: Consumer }[];
+  /** With workers: keys of the processors upstream of a router (drained before the workers stop taking hand-offs). */
+  beforeRouters: Set<string>;
 }
 
 export interface GraphSettings {
@@ -57,6 +61,41 @@ export interface GraphSettings {
   previous?: Graph;
   /** Sees what each receiver and processor emits (`sieve tap`). */
   tap?: (component: string, pipeline: string | undefined, signal: Signal, data: Telemetry) => void;
+  /** With several worker processes: routes trace- and state-aware stages to their owning worker. */
+  link?: WorkerLink;
+}
+
+/**
+ * Where a pipeline's input must be routed between workers (docs/workers.md):
+ * traces at the first tail_sampling processor, by trace id; metrics at the
+ * first cardinality_limit processor, or else at the exporters when one of them
+ * is the prometheus exporter, all to worker 0. Returns the processor index (or
+ * the processor count for the exporters), or -1 when the pipeline runs whole in
+ * every worker.
+ */
+export function routedStage(cfg: ServiceConfig, pid: string): { at: number; mode: 'traceID' | 'owner' } | undefined {
+  const p = cfg.pipelines.find((x) => x.id === pid)!;
+  const types = p.processors.map((id) => cfg.processors.get(id)?.factory.type);
+  if (p.signal === 'traces') {
+    const at = types.indexOf('tail_sampling');
+    return at >= 0 ? { at, mode: 'traceID' } : undefined;
+  }
+  if (p.signal === 'metrics') {
+    const at = types.indexOf('cardinality_limit');
+    if (at >= 0) return { at, mode: 'owner' };
+    if (p.exporters.some((e) => cfg.exporters.get(e)?.factory.type === 'prometheus')) return { at: p.processors.length, mode: 'owner' };
+  }
+  return undefined;
+}
+
+/** The durable config of the first receiver of a pipeline that acknowledges durably. */
+function pipelineDurable(cfg: ServiceConfig, pid: string): DurableConfig | undefined {
+  const p = cfg.pipelines.find((x) => x.id === pid)!;
+  for (const r of p.receivers) {
+    const d = (cfg.receivers.get(r)?.config as { durable?: DurableConfig } | undefined)?.durable;
+    if (d?.enabled) return d;
+  }
+  return undefined;
 }
 
 export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
@@ -64,6 +103,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
   const prev = gs.previous;
   const reused = new Set<string>();
   const pendingSwaps: Graph['pendingSwaps'] = [];
+  const beforeRouters = new Set<string>();
   /** The previous instance of a node when it can be kept, else a new one. */
   const make = (key: string, fp: string, downstream: readonly string[], create: () => Component): Component => {
     const old = prev?.nodes.get(key);
@@ -94,6 +134,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
     dataDir: gs.dataDir,
     pipelineId,
     now: gs.now,
+    ...(gs.link ? { worker: gs.link.worker } : {}),
   });
   const addNode = (key: string, id: string, kind: Kind, component: Component, fp = ''): GraphNode => {
     const n: GraphNode = { key, id, kind, component, downstream: new Set(), fingerprint: fp };
@@ -151,6 +192,15 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
     }
     let next: Consumer = fanOut(exporterConsumers);
     let nextKeys = exporterKeys;
+    const route = gs.link && gs.link.worker.count > 1 ? routedStage(cfg, pid) : undefined;
+    const routeAt = (i: number) => {
+      if (!route || route.at !== i) return;
+      const key = `${pid}#${i}`;
+      const d = pipelineDurable(cfg, pid);
+      gs.link!.register(key, p.signal, next, d ? { settings: settings('worker_route', 'receiver', pid), cfg: d } : undefined);
+      next = gs.link!.router(key, pid, p.signal, route.mode, next);
+    };
+    routeAt(p.processors.length);
     for (let i = p.processors.length - 1; i >= 0; i--) {
       const prid = p.processors[i]!;
       const pc = cfg.processors.get(prid)!;
@@ -165,6 +215,8 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
       for (const k of nextKeys) node.downstream.add(k);
       next = counted;
       nextKeys = [key];
+      if (route && i < route.at) beforeRouters.add(key);
+      routeAt(i);
     }
     const entry = { consumer: next, firstKey: nextKeys };
     entries.set(pid, entry);
@@ -239,7 +291,7 @@ export function buildGraph(cfg: ServiceConfig, gs: GraphSettings): Graph {
     for (const k of downstream) node.downstream.add(k);
   }
 
-  return { nodes, order: topoOrder(nodes), receivers, extensions, switches, reused, pendingSwaps };
+  return { nodes, order: topoOrder(nodes), receivers, extensions, switches, reused, pendingSwaps, beforeRouters };
 }
 
 /** Hands what passes to the tap hook (which decides cheaply whether anyone listens). */

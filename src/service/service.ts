@@ -17,6 +17,7 @@ import { TapHub } from './tap.js';
 import type { Signal } from '../pdata/model.js';
 import { registerProcessMetrics } from './process_metrics.js';
 import { listen, StartError } from './net.js';
+import { WorkerLink } from './workers/link.js';
 
 export { listen, StartError };
 
@@ -40,6 +41,45 @@ export interface ServiceOptions {
   now?: () => number;
   /** The config files the service was built from; reload reads them again. */
   files?: string[];
+  /** Runs as one of several worker processes (src/service/workers). */
+  worker?: WorkerOptions;
+}
+
+export interface WorkerOptions {
+  index: number;
+  count: number;
+  /** This worker's instance id (the daemon's id plus the worker). */
+  instanceId: string;
+  /** Serves the self-telemetry and admin endpoints (worker 0). */
+  serveEndpoints: boolean;
+  /** The text of /metrics, aggregated over all workers by the supervisor; or one worker's own (`/metrics?worker=N`). */
+  metricsText?: (worker?: number) => Promise<string>;
+  /** An admin POST handled here, to be run by the other workers too. */
+  broadcastAdmin?: (method: string, path: string, body: Buffer) => void;
+}
+
+/**
+ * A worker's view of the config: its own state directory under data_dir and
+ * under each file_storage directory, so workers never share a state file or a
+ * storage database.
+ */
+export function workerConfig(cfg: ServiceConfig, index: number): ServiceConfig {
+  const sub = `worker-${index}`;
+  const service = { ...cfg.service, ...(cfg.service.data_dir ? { data_dir: join(cfg.service.data_dir, sub) } : {}) };
+  const extensions = new Map(cfg.extensions);
+  for (const [id, ec] of cfg.extensions) {
+    if (ec.factory.type !== 'file_storage') continue;
+    const c = ec.config as { directory: string; create_directory: boolean };
+    const directory = join(c.directory, sub);
+    try {
+      // The parent must exist unless create_directory is set, as for one process.
+      mkdirSync(directory, { recursive: c.create_directory, mode: 0o750 });
+    } catch {
+      /* the extension reports it when it starts */
+    }
+    extensions.set(id, { ...ec, config: { ...c, directory, create_directory: true } });
+  }
+  return { ...cfg, service, extensions };
 }
 
 export interface ReloadResult {
@@ -88,10 +128,18 @@ export class Service {
     if (this.taps.active) this.taps.observe(c, p, sig, d);
   };
 
+  /** With several workers: the hop to the others. */
+  readonly link: WorkerLink | undefined;
+
   constructor(public config: ServiceConfig, private opts: ServiceOptions = {}) {
     const level = opts.logLevel ?? config.service.telemetry.logs.level;
-    this.logger = opts.logger ?? createLogger({ level, write: opts.logWrite });
-    this.instanceId = loadInstanceId(config.service.data_dir);
+    const w = opts.worker;
+    this.logger = opts.logger ?? createLogger({ level, write: opts.logWrite }, w ? { 'sieve.worker': w.index } : {});
+    if (w) {
+      this.config = config = workerConfig(config, w.index);
+      this.instanceId = w.instanceId;
+      if (w.count > 1) this.link = new WorkerLink({ index: w.index, count: w.count }, this.logger, this.telemetry);
+    } else this.instanceId = loadInstanceId(config.service.data_dir);
   }
 
   static fromYaml(text: string, opts: ServiceOptions = {}): Service {
@@ -130,6 +178,7 @@ export class Service {
       dataDir: this.config.service.data_dir,
       now: this.opts.now ?? Date.now,
       tap: this.tapHook,
+      link: this.link,
     });
     this.graph = graph;
     const host: Host = (this.host = {
@@ -181,6 +230,7 @@ export class Service {
         startedNodes.push(n);
       }
       await this.startServers(host);
+      if (this.link) await this.link.start(host);
     } catch (e) {
       for (const n of startedNodes.reverse()) await n.component.shutdown().catch(() => undefined);
       for (const s of this.servers) s.close();
@@ -201,13 +251,20 @@ export class Service {
     }
     if (this.opts.metricsAddress !== undefined) addr = this.opts.metricsAddress;
     if (tcfg.level === 'none') addr = null;
+    const w = this.opts.worker;
+    if (w && !w.serveEndpoints) addr = null;
+    const metricsText = w?.metricsText ?? (() => this.telemetry.text());
+    const workerOf = (url: string | undefined): number | undefined => {
+      const v = w && new URL(url ?? '/', 'http://x').searchParams.get('worker');
+      return v && /^[0-9]+$/.test(v) && Number(v) < w.count ? Number(v) : undefined;
+    };
     if (addr) {
       const auth = resolveServerAuth(host, tcfg.auth, 'service::telemetry::metrics');
       const count = auth ? { listener: 'service::telemetry::metrics', authenticator: tcfg.auth!.authenticator, counter: authCounter(this.telemetry) } : undefined;
       const srv = createServer(async (req, res) => {
         if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
           if (auth && !(await guardHttp(auth, req, res, count))) return;
-          this.telemetry.text().then(
+          metricsText(workerOf(req.url)).then(
             (body) => {
               res.writeHead(200, { 'Content-Type': this.telemetry.registry.contentType });
               res.end(body);
@@ -224,7 +281,7 @@ export class Service {
       this.servers.push(srv);
     }
     const admin = this.config.service.admin;
-    if (admin.endpoint) {
+    if (admin.endpoint && (!w || w.serveEndpoints)) {
       if (!admin.bearer_token && !admin.auth) throw new StartError('service::admin::bearer_token: is required when the admin endpoint is on (or set service::admin::auth)');
       this.adminToken = admin.bearer_token ? Buffer.from(admin.bearer_token) : undefined;
       const auth = resolveServerAuth(host, admin.auth, 'service::admin');
@@ -266,11 +323,38 @@ export class Service {
       chunks.push(c as Buffer);
     }
     try {
-      const r = await handler({ url, body: Buffer.concat(chunks), headers: req.headers });
+      const body = Buffer.concat(chunks);
+      const r = await handler({ url, body, headers: req.headers });
+      // The other workers run the same change (reload, incident mode, ...).
+      if (req.method === 'POST' && r.status < 300) this.opts.worker?.broadcastAdmin?.('POST', url.pathname + url.search, body);
       send(r.status, r.body);
     } catch (e) {
       send(500, { error: (e as Error).message });
     }
+  }
+
+  /** Runs an admin POST that another worker handled (the supervisor relays it); the answer is logged. */
+  async runAdmin(method: string, pathAndQuery: string, body: Buffer): Promise<void> {
+    const url = new URL(pathAndQuery, 'http://admin');
+    const handler = this.adminRoutes.get(`${method} ${url.pathname}`);
+    if (!handler) return;
+    const r = await handler({ url, body, headers: {} }).catch((e: Error) => ({ status: 500, body: { error: e.message } }));
+    if (r.status >= 300) this.logger.warn('Relayed admin request failed in this worker', { path: url.pathname, status: r.status, answer: r.body });
+  }
+
+  /**
+   * With workers: stops the receivers and the processors upstream of the
+   * routers, and waits until no hand-off to another worker is in flight. The
+   * supervisor does this in every worker before any stops taking hand-offs.
+   */
+  async quiesce(): Promise<void> {
+    const graph = this.graph;
+    if (!graph) return;
+    for (const n of graph.order) {
+      if (n.kind !== 'receiver' && !graph.beforeRouters.has(n.key)) continue;
+      await n.component.shutdown().catch((e) => this.logger.error('Component failed to shut down', { 'otelcol.component.id': n.id, error: e }));
+    }
+    await this.link?.idle();
   }
 
   /**
@@ -304,14 +388,16 @@ export class Service {
     const r = yaml !== undefined ? validateYaml(yaml, factories, this.opts.env) : validateFiles(this.opts.files!, factories, this.opts.env);
     for (const w of r.warnings) this.logger.warn('Config warning', { warning: w });
     if (!r.config) return fail(r.errors);
-    const cfg = r.config;
+    const w = this.opts.worker;
+    const cfg = w ? workerConfig(r.config, w.index) : r.config;
+    if (w && r.config.service.workers !== this.config.service.workers) this.logger.warn('service::workers takes effect on restart only; the running workers are kept.');
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     if (!same(cfg.service.telemetry, this.config.service.telemetry) || cfg.service.admin.endpoint !== this.config.service.admin.endpoint || cfg.service.data_dir !== this.config.service.data_dir) {
       this.logger.warn('service::telemetry, service::admin::endpoint and service::data_dir take effect on restart only; the running values are kept.');
     }
     let graph: Graph;
     try {
-      graph = buildGraph(cfg, { logger: this.logger, telemetry: this.telemetry, instanceId: this.instanceId, dataDir: this.config.service.data_dir, now: this.opts.now ?? Date.now, previous: old, tap: this.tapHook });
+      graph = buildGraph(cfg, { logger: this.logger, telemetry: this.telemetry, instanceId: this.instanceId, dataDir: this.config.service.data_dir, now: this.opts.now ?? Date.now, previous: old, tap: this.tapHook, link: this.link });
     } catch (e) {
       return fail([(e as Error).message]);
     }
@@ -426,6 +512,11 @@ export class Service {
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       const drain = (async () => {
+        if (this.link) {
+          // What is upstream of the routers first; then no more hand-offs are taken.
+          await this.quiesce();
+          await this.link.shutdown();
+        }
         for (const n of graph.order) {
           if (n.kind === 'extension') continue;
           await n.component.shutdown().catch((e) => this.logger.error('Component failed to shut down', { 'otelcol.component.id': n.id, error: e }));

@@ -84,6 +84,7 @@ export class SpanMetricsConnector implements ConnectorComponent {
   private readonly useKind: boolean;
   private readonly useStatus: boolean;
   private lastFlushNs: bigint;
+  private readonly workerAttr: KeyValue | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private stopped = false;
@@ -103,6 +104,8 @@ export class SpanMetricsConnector implements ConnectorComponent {
     this.useKind = !ex.has('span.kind');
     this.useStatus = !ex.has('status.code');
     this.lastFlushNs = BigInt(settings.now()) * 1_000_000n;
+    const w = settings.worker;
+    this.workerAttr = w && w.count > 1 ? { key: 'sieve.worker', value: { type: 'string', value: String(w.index) } } : undefined;
     this.overflowCounter = settings.telemetry.counter('sieve_spanmetrics_overflow_spans_total', 'Spans counted into the overflow series because aggregation_cardinality_limit was reached.', ['connector']);
   }
 
@@ -274,6 +277,9 @@ export class SpanMetricsConnector implements ConnectorComponent {
         const exemplars = s.exemplars;
         // Downstream processors may change what they are given: hand out copies of the state.
         const attributes = copyAttrs(s.attrs);
+        // Each worker aggregates the spans it sees (docs/workers.md): its series carry the
+        // worker so that two workers' cumulative series never collide downstream.
+        if (this.workerAttr) attributes.push(this.workerAttr);
         callPts.dataPoints.push({ attributes, startTimeUnixNano: s.startNs, timeUnixNano: nowNs, value: BigInt(s.calls), exemplars, flags: 0 });
         if (!this.cfg.histogram.disable) {
           durPts.dataPoints.push({

@@ -63,6 +63,10 @@ export class PrometheusExporter implements ExporterComponent {
 
   async start(h: Host): Promise<void> {
     if (this.server || this.shutdownP) return;
+    // With several workers the metrics pipelines feeding this exporter are routed to
+    // worker 0 (docs/workers.md), so only worker 0 holds the store and serves scrapes.
+    const w = this.settings.worker;
+    if (w && w.count > 1 && w.index !== 0) return;
     this.authenticator = resolveServerAuth(h, this.cfg.auth?.authenticator ? { authenticator: this.cfg.auth.authenticator } : undefined, `exporters::${this.settings.id}`);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
     let server: http.Server;
