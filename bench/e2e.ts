@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
-import { freePort, startSink, cpuSeconds, peakRssMiB, pct, daemonArgv } from './lib.js';
+import { freePort, startSink, treeCpuSeconds, treePeakRssMiB, pct, daemonArgv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     // V8 young-generation (semi-space) size for the daemon, MiB. 1 is what the
     // `sieve` bin and `npm start` run with; 16 is V8's default.
     semi: { type: 'string', default: '1' },
+    // Worker processes (service::workers); CPU and RSS then cover the supervisor and every worker.
+    workers: { type: 'string', default: '1' },
   },
 });
 
@@ -119,11 +121,16 @@ async function main() {
   const cfgPath = join(p.dir, 'bench.yaml');
   writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
-  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const workers = Number(args.workers);
+  const child = spawn(process.execPath, [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  // Only the readiness lines are kept: a daemon's log can grow long.
+  child.stderr!.on('data', (c: Buffer) => {
+    if (stderr.length < 1 << 20) stderr += c.toString();
+  });
   const t0 = Date.now();
-  while (!stderr.includes('Everything is ready')) {
+  const ready = workers > 1 ? 'All workers are ready' : 'Everything is ready';
+  while (!stderr.includes(ready)) {
     if (child.exitCode !== null || Date.now() - t0 > 20000) throw new Error(`daemon did not start:\n${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -133,13 +140,14 @@ async function main() {
   for (let i = 0; i < 64; i++) bodies.push(Buffer.from(tracesCodec.encode(traces(SPANS_PER_REQ, attrs, i * SPANS_PER_REQ))));
   const reqBytes = bodies[0]!.length;
 
-  const client = new grpc.Client(`127.0.0.1:${p.grpc}`, grpc.credentials.createInsecure());
+  // One connection per concurrent sender, so the kernel can spread them over workers.
+  const clients = Array.from({ length: concurrency }, () => new grpc.Client(`127.0.0.1:${p.grpc}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const id = (b: Buffer) => b;
-  const send = (body: Buffer): Promise<boolean> =>
+  const send = (body: Buffer, w: number): Promise<boolean> =>
     transport === 'grpc'
       ? new Promise((resolve) =>
-          client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', id, id, body, new grpc.Metadata(), {}, (err) => resolve(!err)),
+          clients[w]!.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', id, id, body, new grpc.Metadata(), {}, (err) => resolve(!err)),
         )
       : new Promise((resolve) => {
           const req = request({ host: '127.0.0.1', port: p.http, path: '/v1/traces', method: 'POST', agent, headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': body.length } }, (res) => {
@@ -154,7 +162,7 @@ async function main() {
   let accepted = 0;
   let refused = 0;
   let n = 0;
-  const cpu0 = cpuSeconds(child.pid!);
+  const cpu0 = treeCpuSeconds(child.pid!);
   const start = Date.now();
   const end = start + duration;
   const interval = rate > 0 ? (1000 * SPANS_PER_REQ) / rate : 0;
@@ -167,7 +175,7 @@ async function main() {
         next += interval * concurrency;
       }
       const t = performance.now();
-      const ok = await send(bodies[n++ % bodies.length]!);
+      const ok = await send(bodies[n++ % bodies.length]!, w);
       latencies.push(performance.now() - t);
       if (ok) accepted += SPANS_PER_REQ;
       else refused += SPANS_PER_REQ;
@@ -178,17 +186,18 @@ async function main() {
   // Let the pipeline drain, then read CPU.
   const drainStart = Date.now();
   while (sink.spans() < accepted && Date.now() - drainStart < 10000) await new Promise((r) => setTimeout(r, 100));
-  const cpu = cpuSeconds(child.pid!) - cpu0;
-  const rss = peakRssMiB(child.pid!);
+  const cpu = treeCpuSeconds(child.pid!) - cpu0;
+  const rss = treePeakRssMiB(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
   sink.stop();
-  client.close();
+  for (const c of clients) c.close();
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const delivered = sink.spans();
   const result = {
     scenario: args.scenario,
+    workers,
     transport,
     attrs,
     target_rate: rate || 'flat out',

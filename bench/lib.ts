@@ -1,7 +1,7 @@
 // Shared pieces of the end-to-end load tools: free ports, a counting OTLP/gRPC
 // sink, and CPU / memory readings of a child process.
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tracesCodec } from '../src/pdata/codec.js';
 
@@ -38,6 +38,48 @@ export function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(parts[11]) + Number(parts[12])) / 100;
+}
+
+/** A process and its descendants (a daemon's workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const t of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim();
+        if (kids) for (const k of kids.split(' ')) out.push(Number(k));
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of a process and its live descendants. */
+export function treeCpuSeconds(pid: number): number {
+  let s = 0;
+  for (const p of processTree(pid)) {
+    try {
+      s += cpuSeconds(p);
+    } catch {
+      /* gone */
+    }
+  }
+  return s;
+}
+
+/** Sum of the peak RSS of a process and its live descendants, MiB (an upper bound of their joint peak). */
+export function treePeakRssMiB(pid: number): number {
+  let s = 0;
+  for (const p of processTree(pid)) {
+    try {
+      s += peakRssMiB(p);
+    } catch {
+      /* gone */
+    }
+  }
+  return s;
 }
 
 /** Peak resident set size (VmHWM) of a process, MiB. */

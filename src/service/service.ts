@@ -63,8 +63,38 @@ export interface WorkerOptions {
  * under each file_storage directory, so workers never share a state file or a
  * storage database.
  */
+/**
+ * Receivers that fetch rather than listen (files tailed, targets scraped): run
+ * in every worker they would read everything once per worker, so only worker 0
+ * runs them.
+ */
+export const WORKER0_RECEIVERS: ReadonlySet<string> = new Set(['filelog', 'prometheus']);
+
 export function workerConfig(cfg: ServiceConfig, index: number): ServiceConfig {
   const sub = `worker-${index}`;
+  // Chain and evidence state: one file per stream, and each worker is its own stream.
+  const processors = new Map(cfg.processors);
+  for (const [id, pc] of cfg.processors) {
+    const c = pc.config as { state_directory?: string };
+    if (pc.factory.type === 'signing' && c.state_directory) processors.set(id, { ...pc, config: { ...c, state_directory: join(c.state_directory, sub) } });
+  }
+  // File outputs: one file per worker (output.jsonl -> output-worker-1.jsonl), each with its own line chain.
+  const exporters = new Map(cfg.exporters);
+  for (const [id, ec] of cfg.exporters) {
+    if (ec.factory.type !== 'file') continue;
+    const c = ec.config as { path: string; tamper_evident: { state_directory?: string } };
+    const dot = c.path.lastIndexOf('.');
+    const path = dot > c.path.lastIndexOf('/') + 1 ? `${c.path.slice(0, dot)}-${sub}${c.path.slice(dot)}` : `${c.path}-${sub}`;
+    const te = c.tamper_evident.state_directory ? { ...c.tamper_evident, state_directory: join(c.tamper_evident.state_directory, sub) } : c.tamper_evident;
+    exporters.set(id, { ...ec, config: { ...c, path, tamper_evident: te } });
+  }
+  const receivers = new Map(cfg.receivers);
+  let pipelines = cfg.pipelines;
+  if (index !== 0) {
+    const gone = [...cfg.receivers].filter(([, rc]) => WORKER0_RECEIVERS.has(rc.factory.type)).map(([id]) => id);
+    for (const id of gone) receivers.delete(id);
+    if (gone.length) pipelines = cfg.pipelines.map((p) => ({ ...p, receivers: p.receivers.filter((r) => !gone.includes(r)) }));
+  }
   const service = { ...cfg.service, ...(cfg.service.data_dir ? { data_dir: join(cfg.service.data_dir, sub) } : {}) };
   const extensions = new Map(cfg.extensions);
   for (const [id, ec] of cfg.extensions) {
@@ -79,7 +109,7 @@ export function workerConfig(cfg: ServiceConfig, index: number): ServiceConfig {
     }
     extensions.set(id, { ...ec, config: { ...c, directory, create_directory: true } });
   }
-  return { ...cfg, service, extensions };
+  return { ...cfg, service, extensions, processors, exporters, receivers, pipelines };
 }
 
 export interface ReloadResult {

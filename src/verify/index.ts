@@ -17,7 +17,10 @@ Checks the signatures (sieve.sig) of spans and log records, the batch chain
 (sieve.chain.* resource attributes) and the line chain of tamper-evident file
 exporter output. Inputs: OTLP/JSON or protobuf files, file exporter output
 (JSON lines or length-prefixed protobuf, rotated files included; a directory
-stands for the files in it), Tempo trace-by-id responses. gzip is inflated.
+stands for the files in it and its subdirectories), Tempo trace-by-id
+responses. gzip is inflated. Output gathered from many instances or workers
+verifies together: every chain stream (instance, worker, pipeline) is checked
+on its own and reported on its own line.
 
 keys (at least one; every key given may verify):
   --key-file FILE     keyring file, YAML or JSON: keys: [{id, secret}]
@@ -25,8 +28,8 @@ keys (at least one; every key given may verify):
   --key ENVVAR        as above, used for any key id
 
 options:
-  --state PATH        chain state file, or a directory of them (detects lines or
-                      batches cut off at the end of a chain)
+  --state PATH        chain state file, or a directory (tree) of them (detects
+                      lines or batches cut off at the end of a chain)
   --chain             check batch chains for completeness even for Tempo input
   --partial           the input is a subset (e.g. one trace): check record
                       signatures and chain link MACs, not chain completeness
@@ -196,9 +199,12 @@ function expandInputs(paths: readonly string[], ext?: string, hidden = false): s
     }
     for (const name of readdirSync(p).sort()) {
       const f = join(p, name);
-      if ((name.startsWith('.') && !hidden) || name.endsWith('.tmp') || (ext && !name.endsWith(ext))) continue;
+      if ((name.startsWith('.') && !hidden) || name.endsWith('.tmp')) continue;
       try {
-        if (statSync(f).isFile()) out.push(f);
+        const s = statSync(f);
+        // Output and state gathered from many instances or workers (worker-N/ subdirectories).
+        if (s.isDirectory() && !name.startsWith('.')) out.push(...expandInputs([f], ext, hidden));
+        else if (s.isFile() && (!ext || name.endsWith(ext))) out.push(f);
       } catch {
         // vanished
       }

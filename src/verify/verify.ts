@@ -39,6 +39,8 @@ export interface Report {
   items: { total: number; ok: number; failed: number; byCode: Map<string, number> };
   batchChain: { streams: number; links: number; failures: number };
   lineChain: { streams: number; lines: number; failures: number };
+  /** Per chain stream (one per instance, worker and pipeline): links seen and problems found. */
+  streams: { stream: string; kind: 'batch' | 'line'; links: number; problems: number }[];
   inputFailures: number;
   notes: number;
   ok: boolean;
@@ -72,6 +74,7 @@ export class Verifier {
     items: { total: 0, ok: 0, failed: 0, byCode: new Map() },
     batchChain: { streams: 0, links: 0, failures: 0 },
     lineChain: { streams: 0, lines: 0, failures: 0 },
+    streams: [],
     inputFailures: 0,
     notes: 0,
     ok: true,
@@ -262,6 +265,15 @@ export class Verifier {
   private finishBatchChains(): void {
     const r = this.report.batchChain;
     for (const [stream, byseq] of this.stamps) {
+      const before = r.failures;
+      this.finishBatchStream(stream, byseq);
+      this.report.streams.push({ stream, kind: 'batch', links: byseq.size, problems: r.failures - before });
+    }
+  }
+
+  private finishBatchStream(stream: string, byseq: Map<number, LinkAt>): void {
+    const r = this.report.batchChain;
+    {
       r.streams++;
       r.links += byseq.size;
       const seqs = [...byseq.keys()].sort((a, b) => a - b);
@@ -305,7 +317,7 @@ export class Verifier {
           this.chainFail('batch', `${where}: chain stream ${stream} seq ${seq}: batch content does not match its digest: ${why}`);
         }
       }
-      if (!this.opts.chainComplete) continue;
+      if (!this.opts.chainComplete) return;
       this.checkSequence('batch', stream, seqs, (s) => byseq.get(s)!.where[0]!, (s) => byseq.get(s)!.stamp, voided);
     }
   }
@@ -357,6 +369,15 @@ export class Verifier {
   private finishLineChains(): void {
     const r = this.report.lineChain;
     for (const [stream, list] of this.lineLinks) {
+      const before = r.failures;
+      this.finishLineStream(stream, list);
+      this.report.streams.push({ stream, kind: 'line', links: list.length, problems: r.failures - before });
+    }
+  }
+
+  private finishLineStream(stream: string, list: LineAt[]): void {
+    const r = this.report.lineChain;
+    {
       r.streams++;
       // Order within each file: every line must follow the one before it.
       const byFile = new Map<string, LineAt[]>();
@@ -401,6 +422,12 @@ export class Verifier {
       r.lines.push(`  batch chains:  ${r.batchChain.failures} problem(s)`);
     }
     if (r.lineChain.lines > 0) r.lines.push(`  line chains:   ${r.lineChain.streams} stream(s), ${r.lineChain.lines} line(s), ${r.lineChain.failures} problem(s)`);
+    // Output gathered from many instances or workers: one line per stream.
+    if (r.streams.length > 1) {
+      for (const s of [...r.streams].sort((a, b) => a.stream.localeCompare(b.stream) || a.kind.localeCompare(b.kind))) {
+        r.lines.push(`    ${s.kind} stream ${s.stream}: ${s.links} ${s.kind === 'batch' ? 'link' : 'line'}(s), ${s.problems === 0 ? 'ok' : `${s.problems} problem(s)`}`);
+      }
+    }
     if (r.inputFailures > 0) r.lines.push(`  inputs:        ${r.inputFailures} unreadable part(s)`);
     if (r.items.total === 0 && r.lineChain.lines === 0 && r.batchChain.streams === 0) {
       r.ok = false;

@@ -3,12 +3,15 @@
 // worker that owns them, one /metrics adds up the workers, and a worker killed
 // with -9 under load is restarted without losing what it acknowledged.
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HashRing, hashBytes } from '../../src/routing/ring.js';
 import { freePort, spawnSieve, startSieve, startSink, tempDir, waitFor, type SpawnedSieve } from '../helpers/sieve.js';
 import { newTraces, otlpClient, request, spansByTrace, SPANS_PER_TRACE, type Client, type TraceSpec } from '../helpers/lb.js';
 import { loadClient, metricValue, startBackend } from '../../src/durable/testdata/backend.js';
+import { runVerify } from '../../src/verify/index.js';
+import { exportAll, makeSpans, traceExporter } from '../helpers/sdk.js';
+import { existsSync, readdirSync } from 'node:fs';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -229,4 +232,72 @@ service:
     expect(base).toMatch(/^[0-9a-f-]{36}$/);
     expect(await d.kill('SIGTERM')).toBe(0);
   }, 120_000);
+
+  it('signs per worker stream; sieve verify checks the workers\' output together and reports each stream', async () => {
+    const dir = tempDir('sieve-workers-sign-');
+    const http = await freePort();
+    const out = join(dir, 'out', 'signed.jsonl');
+    const env = { SIEVE_SIGNING_KEY: 'base64:' + Buffer.alloc(32, 0x5a).toString('base64') };
+    const yaml = `
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${http} }
+processors:
+  tail_sampling:
+    decision_wait: 300ms
+    policies: [{ name: all, type: always_sample }]
+  signing:
+    keys: [{ id: k1, secret: "${env.SIEVE_SIGNING_KEY}" }]
+    chain: true
+    state_directory: ${join(dir, 'sign-state')}
+  batch: { timeout: 50ms }
+exporters:
+  file:
+    path: ${out}
+    append: true
+    flush_interval: 0s
+    tamper_evident:
+      enabled: true
+      keys: [{ id: k1, secret: "${env.SIEVE_SIGNING_KEY}" }]
+      state_directory: ${join(dir, 'file-state')}
+service:
+  workers: 2
+  pipelines:
+    traces: { receivers: [otlp], processors: [tail_sampling, signing, batch], exporters: [file] }
+`;
+    const d = await spawnWorkers(yaml, dir);
+    // The real SDK exporter, 12 traces of 10 spans: tail sampling routes each trace to its owner, so both workers sign.
+    for (let i = 0; i < 12; i++) await exportAll(traceExporter('http/protobuf', { grpc: 0, http }), makeSpans(10));
+    const files = () => (existsSync(join(dir, 'out')) ? readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.jsonl')).map((f) => join(dir, 'out', f)) : []);
+    const spans = () =>
+      files()
+        .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean))
+        .reduce((n, l) => n + (JSON.parse(l) as { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] }).resourceSpans.reduce((m, r) => m + r.scopeSpans.reduce((k, s) => k + s.spans.length, 0), 0), 0);
+    await waitFor(() => spans() === 120, { what: '120 signed spans written', timeoutMs: 20_000 });
+    expect(await d.kill('SIGTERM')).toBe(0);
+    // One file per worker, each its own line chain.
+    expect(files().map((f) => f.split('/').pop()).sort()).toEqual(['signed-worker-0.jsonl', 'signed-worker-1.jsonl']);
+    const r = await runVerify(['--key', 'k1=SIEVE_SIGNING_KEY', '--state', join(dir, 'sign-state'), '--state', join(dir, 'file-state'), '--from-genesis', join(dir, 'out')], { env });
+    expect(r.output.split('\n').filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain('records:       120 checked, 120 verified, 0 not verified');
+    expect(r.output).toMatch(/batch chains: {2}2 stream\(s\), \d+ link\(s\), 0 problem\(s\)/);
+    expect(r.output).toMatch(/line chains: {3}2 stream\(s\), \d+ line\(s\), 0 problem\(s\)/);
+    // Each worker's streams, named by instance and worker, on their own lines.
+    const streams = r.output.split('\n').filter((l) => /^ {4}(batch|line) stream /.test(l));
+    expect(streams).toHaveLength(4);
+    for (const w of ['w0', 'w1']) expect(streams.filter((l) => l.includes(`-${w}/`) && l.endsWith(', ok'))).toHaveLength(2);
+
+    // A line removed from one worker's file fails that worker's stream only.
+    const f1 = files().find((f) => f.endsWith('signed-worker-1.jsonl'))!;
+    const lines = readFileSync(f1, 'utf8').split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(1);
+    writeFileSync(f1, [lines[0], ...lines.slice(2)].join('\n') + '\n');
+    const bad = await runVerify(['--key', 'k1=SIEVE_SIGNING_KEY', '--state', join(dir, 'sign-state'), '--state', join(dir, 'file-state'), '--from-genesis', join(dir, 'out')], { env });
+    expect(bad.exitCode).toBe(1);
+    const badStreams = bad.output.split('\n').filter((l) => /^ {4}line stream /.test(l));
+    expect(badStreams.filter((l) => l.includes('-w0/') && l.endsWith(', ok'))).toHaveLength(1);
+    expect(badStreams.filter((l) => l.includes('-w1/') && /problem/.test(l))).toHaveLength(1);
+  }, 60_000);
 });

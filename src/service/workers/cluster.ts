@@ -99,7 +99,8 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
   const logger = opts.logger ?? createLogger({ level: cfg.service.telemetry.logs.level }, { 'sieve.worker': 'supervisor' });
   const base = baseInstanceId(cfg.service.data_dir);
   // Each worker accepts on the shared sockets; the kernel spreads connections.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // NODE_CLUSTER_SCHED_POLICY=rr (Node's own switch) makes the supervisor hand connections out in turn instead.
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const execArgv = process.execArgv.some((a) => a.startsWith('--max-semi-space-size')) ? process.execArgv : ['--max-semi-space-size=1', ...process.execArgv];
   cluster.setupPrimary({ exec: opts.exec ?? process.argv[1], args: opts.args, execArgv, silent: false });
   const aggregator = new client.AggregatorRegistry();
