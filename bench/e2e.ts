@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     semi: { type: 'string', default: '1' },
     // Worker processes (service::workers); CPU and RSS then cover the supervisor and every worker.
     workers: { type: 'string', default: '1' },
+    // Extra V8/node flags for the daemon, space-separated (e.g. "--single-threaded-gc").
+    'node-flags': { type: 'string', default: '' },
   },
 });
 
@@ -120,7 +122,7 @@ async function main() {
   const p = { grpc: await freePort(), http: await freePort(), sink: sink.port, dir: mkdtempSync(join(tmpdir(), 'sieve-bench-')) };
   const cfgPath = join(p.dir, 'bench.yaml');
   writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
-  const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
+  const nodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : []), ...args['node-flags']!.split(' ').filter(Boolean)];
   const workers = Number(args.workers);
   const child = spawn(process.execPath, [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -163,6 +165,7 @@ async function main() {
   let refused = 0;
   let n = 0;
   const cpu0 = treeCpuSeconds(child.pid!);
+  const own0 = process.cpuUsage();
   const start = Date.now();
   const end = start + duration;
   const interval = rate > 0 ? (1000 * SPANS_PER_REQ) / rate : 0;
@@ -183,6 +186,7 @@ async function main() {
   };
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   const elapsed = (Date.now() - start) / 1000;
+  const own = process.cpuUsage(own0);
   // Let the pipeline drain, then read CPU.
   const drainStart = Date.now();
   while (sink.spans() < accepted && Date.now() - drainStart < 10000) await new Promise((r) => setTimeout(r, 100));
@@ -212,6 +216,8 @@ async function main() {
     daemon_cpu_s_per_million_spans: Number(((cpu / Math.max(1, delivered)) * 1e6).toFixed(2)),
     spans_per_s_per_core: Math.round(delivered / Math.max(cpu, 0.001)),
     daemon_core_fraction: Number((cpu / elapsed).toFixed(3)),
+    // The load generator and the sink share the machine: what they used, in cores.
+    load_tool_core_fraction: Number(((own.user + own.system) / 1e6 / elapsed).toFixed(3)),
     peak_rss_mib: Number(rss.toFixed(1)),
     latency_ms_p50: Number(pct(latencies, 50).toFixed(2)),
     latency_ms_p99: Number(pct(latencies, 99).toFixed(2)),

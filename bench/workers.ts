@@ -25,6 +25,7 @@ interface Run {
   accepted_spans_per_s: number;
   spans_per_s_per_core: number;
   daemon_core_fraction: number;
+  load_tool_core_fraction: number;
   peak_rss_mib: number;
   latency_ms_p99: number;
   lost_spans: number;
@@ -37,7 +38,7 @@ function run(scenario: string, workers: number): Run {
     { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 },
   );
   const r = JSON.parse(out.slice(out.indexOf('{'))) as Run;
-  return { workers, accepted_spans_per_s: r.accepted_spans_per_s, spans_per_s_per_core: r.spans_per_s_per_core, daemon_core_fraction: r.daemon_core_fraction, peak_rss_mib: r.peak_rss_mib, latency_ms_p99: r.latency_ms_p99, lost_spans: r.lost_spans };
+  return { workers, accepted_spans_per_s: r.accepted_spans_per_s, spans_per_s_per_core: r.spans_per_s_per_core, daemon_core_fraction: r.daemon_core_fraction, load_tool_core_fraction: r.load_tool_core_fraction, peak_rss_mib: r.peak_rss_mib, latency_ms_p99: r.latency_ms_p99, lost_spans: r.lost_spans };
 }
 
 const report: Record<string, unknown> = { duration_s: Number(args.duration), attrs: Number(args.attrs), transport: args.transport, connections: Number(args.concurrency) };

@@ -38,6 +38,9 @@ async function pump(n: number, send: (b: Buffer) => Promise<void>): Promise<void
   );
 }
 
+// Children leave on request, so that a --cpu-prof profile (HOP_PROF=dir) gets written.
+if (role) process.on('message', (m: { exit?: boolean }) => m && (m as { exit?: boolean }).exit && process.exit(0));
+
 if (role === 'http-receiver') {
   const srv = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -141,7 +144,7 @@ if (role === 'http-receiver') {
 } else {
   const { values } = parseArgs({ options: { requests: { type: 'string', default: '20000' } } });
   const n = Number(values.requests);
-  const child = (r: string): ChildProcess => fork(self, [], { env: { ...process.env, HOP_ROLE: r }, execArgv: ['--import', 'tsx', '--max-semi-space-size=1'], serialization: 'advanced' });
+  const child = (r: string): ChildProcess => fork(self, [], { env: { ...process.env, HOP_ROLE: r }, execArgv: ['--import', 'tsx', '--max-semi-space-size=1', ...(process.env.HOP_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.HOP_PROF] : [])], serialization: 'advanced' });
   const once = <T>(c: ChildProcess, pred: (m: T) => boolean) => new Promise<T>((r) => c.on('message', (m: T) => pred(m) && r(m)));
   const result: Record<string, unknown> = { requests: n, spans_per_request: SPANS, request_bytes: bodies()[0]!.length, in_flight: IN_FLIGHT };
 
@@ -156,8 +159,8 @@ if (role === 'http-receiver') {
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(recv.pid!) + cpuSeconds(send.pid!) - c0;
     result.loopback_http = { cpu_us_per_span: Number(((cpu / (n * SPANS)) * 1e6).toFixed(3)), spans_per_s: Math.round((n * SPANS) / wall), cpu_s: cpu };
-    recv.kill();
-    send.kill();
+    recv.send({ exit: true });
+    send.send({ exit: true });
   }
   for (const [name, path] of [['framed_tcp', undefined], ['framed_unix_socket', join(tmpdir(), `sieve-hop-${process.pid}.sock`)]] as const) {
     const env = { ...process.env, ...(path ? { HOP_PATH: path } : {}) };
@@ -172,8 +175,8 @@ if (role === 'http-receiver') {
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(recv.pid!) + cpuSeconds(send.pid!) - c0;
     result[name] = { cpu_us_per_span: Number(((cpu / (n * SPANS)) * 1e6).toFixed(3)), spans_per_s: Math.round((n * SPANS) / wall), cpu_s: cpu };
-    recv.kill();
-    send.kill();
+    recv.send({ exit: true });
+    send.send({ exit: true });
   }
   {
     const recv = child('ipc-receiver');
@@ -193,8 +196,8 @@ if (role === 'http-receiver') {
     const relay = (p.user - p0.user + p.system - p0.system) / 1e6;
     const cpu = cpuSeconds(recv.pid!) + cpuSeconds(send.pid!) - c0 + relay;
     result.ipc_via_supervisor = { cpu_us_per_span: Number(((cpu / (n * SPANS)) * 1e6).toFixed(3)), spans_per_s: Math.round((n * SPANS) / wall), cpu_s: Number(cpu.toFixed(2)), supervisor_cpu_s: Number(relay.toFixed(2)) };
-    recv.kill();
-    send.kill();
+    recv.send({ exit: true });
+    send.send({ exit: true });
   }
   console.log(JSON.stringify(result, null, 2));
   process.exit(0);

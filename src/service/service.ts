@@ -50,6 +50,8 @@ export interface WorkerOptions {
   count: number;
   /** This worker's instance id (the daemon's id plus the worker). */
   instanceId: string;
+  /** The secret the workers of this daemon present to each other's hop listener. */
+  token: string;
   /** Serves the self-telemetry and admin endpoints (worker 0). */
   serveEndpoints: boolean;
   /** The text of /metrics, aggregated over all workers by the supervisor; or one worker's own (`/metrics?worker=N`). */
@@ -168,7 +170,7 @@ export class Service {
     if (w) {
       this.config = config = workerConfig(config, w.index);
       this.instanceId = w.instanceId;
-      if (w.count > 1) this.link = new WorkerLink({ index: w.index, count: w.count }, this.logger, this.telemetry);
+      if (w.count > 1) this.link = new WorkerLink({ index: w.index, count: w.count }, this.logger, this.telemetry, w.token);
     } else this.instanceId = loadInstanceId(config.service.data_dir);
   }
 

@@ -268,7 +268,11 @@ service:
 `;
     const d = await spawnWorkers(yaml, dir);
     // The real SDK exporter, 12 traces of 10 spans: tail sampling routes each trace to its owner, so both workers sign.
-    for (let i = 0; i < 12; i++) await exportAll(traceExporter('http/protobuf', { grpc: 0, http }), makeSpans(10));
+    // Spread over time, so each worker writes several batches (lines).
+    for (let i = 0; i < 12; i++) {
+      await exportAll(traceExporter('http/protobuf', { grpc: 0, http }), makeSpans(10));
+      await new Promise((r) => setTimeout(r, 150));
+    }
     const files = () => (existsSync(join(dir, 'out')) ? readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.jsonl')).map((f) => join(dir, 'out', f)) : []);
     const spans = () =>
       files()

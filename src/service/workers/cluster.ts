@@ -16,7 +16,7 @@
 // receivers and drains what is upstream of its routers, then all shut down.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import client from 'prom-client';
@@ -98,6 +98,8 @@ export interface SupervisorOptions {
 export async function runSupervisor(cfg: ServiceConfig, count: number, opts: SupervisorOptions): Promise<number> {
   const logger = opts.logger ?? createLogger({ level: cfg.service.telemetry.logs.level }, { 'sieve.worker': 'supervisor' });
   const base = baseInstanceId(cfg.service.data_dir);
+  // Shared by the workers only (their environment), for the hop between them.
+  const token = randomBytes(32).toString('hex');
   // Each worker accepts on the shared sockets; the kernel spreads connections.
   // NODE_CLUSTER_SCHED_POLICY=rr (Node's own switch) makes the supervisor hand connections out in turn instead.
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -148,6 +150,7 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
       SIEVE_WORKER_COUNT: String(count),
       SIEVE_WORKER_GENERATION: String(s.generation),
       SIEVE_INSTANCE_ID: base,
+      SIEVE_WORKER_TOKEN: token,
     });
     s.worker = w;
     w.on('message', (m: Msg) => {
@@ -309,6 +312,7 @@ export async function runWorker(configs: string[]): Promise<number> {
       index,
       count,
       instanceId,
+      token: process.env.SIEVE_WORKER_TOKEN ?? '',
       serveEndpoints: index === 0,
       metricsText: (worker?: number) =>
         new Promise<string>((resolve, reject) => {

@@ -32,6 +32,7 @@ import { HashRing } from '../../routing/ring.js';
 import { createRouter, type Router } from '../../exporters/loadbalancing/split.js';
 import type { Logger } from '../logger.js';
 import type { SelfTelemetry } from '../telemetry.js';
+import { secretEquals } from '../../extensions/auth/auth.js';
 
 export interface WorkerInfo {
   /** 0-based index of this worker. */
@@ -39,6 +40,8 @@ export interface WorkerInfo {
   /** Configured number of workers. */
   count: number;
 }
+
+const TOKEN_HEADER = 'x-sieve-hop-token';
 
 /** How a routed stage assigns items to workers. */
 export type RouteMode = 'traceID' | 'owner';
@@ -74,7 +77,19 @@ export class WorkerLink {
   private readonly failed;
   port: number | undefined;
 
-  constructor(readonly worker: WorkerInfo, private readonly logger: Logger, private readonly telemetry: SelfTelemetry) {
+  private readonly token: Buffer;
+  private readonly tokenText: string;
+
+  /**
+   * `token`: the secret the supervisor gave every worker of this daemon. The
+   * hop listener is on loopback, where any local process can reach it; a part
+   * is taken only with the token, so nothing enters a pipeline past its
+   * receivers' authentication.
+   */
+  constructor(readonly worker: WorkerInfo, private readonly logger: Logger, private readonly telemetry: SelfTelemetry, token: string) {
+    if (token.length < 16) throw new Error('the worker hop token is missing or too short');
+    this.token = Buffer.from(token);
+    this.tokenText = token;
     this.ring = new HashRing(Array.from({ length: worker.count }, (_, i) => String(i)));
     this.sent = telemetry.counter('sieve_worker_routed_items', 'Items this worker handed to the worker that owns them (by trace id, or the metrics owner).', ['pipeline', 'otel_signal']);
     this.received = telemetry.counter('sieve_worker_received_items', 'Items this worker received from other workers for the stages it owns.', ['pipeline', 'otel_signal']);
@@ -237,7 +252,7 @@ export class WorkerLink {
           method: 'POST',
           path: `/route/${encodeURIComponent(key)}`,
           agent: this.agent,
-          headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, 'x-sieve-items': String(items), ...(ctx ? { [CTX_HEADER]: ctx } : {}) },
+          headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, 'x-sieve-items': String(items), [TOKEN_HEADER]: this.tokenText, ...(ctx ? { [CTX_HEADER]: ctx } : {}) },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -274,6 +289,11 @@ export class WorkerLink {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(body ? JSON.stringify(body) : '{}');
     };
+    const given = req.headers[TOKEN_HEADER];
+    if (typeof given !== 'string' || !secretEquals(given, this.token)) {
+      req.resume();
+      return reply(401, { error: 'not a worker of this daemon' });
+    }
     const m = /^\/route\/([^/?]+)$/.exec(req.url ?? '');
     const stage = m && req.method === 'POST' ? this.stages.get(decodeURIComponent(m[1]!)) : undefined;
     if (!stage) {

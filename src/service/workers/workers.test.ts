@@ -14,6 +14,7 @@ import { newTraces, request } from '../../../test/helpers/lb.js';
 import { WorkerLink } from './link.js';
 
 const links: WorkerLink[] = [];
+const TOKEN = 'f'.repeat(64);
 afterEach(async () => {
   for (const l of links.splice(0)) await l.shutdown();
 });
@@ -32,8 +33,8 @@ function recorder(fail?: () => Error | undefined): Consumer & { got: Telemetry[]
 }
 
 async function pair(): Promise<{ l0: WorkerLink; l1: WorkerLink; c0: ReturnType<typeof recorder>; c1: ReturnType<typeof recorder>; fail1: { err?: Error } }> {
-  const l0 = new WorkerLink({ index: 0, count: 2 }, nopLogger, new SelfTelemetry());
-  const l1 = new WorkerLink({ index: 1, count: 2 }, nopLogger, new SelfTelemetry());
+  const l0 = new WorkerLink({ index: 0, count: 2 }, nopLogger, new SelfTelemetry(), TOKEN);
+  const l1 = new WorkerLink({ index: 1, count: 2 }, nopLogger, new SelfTelemetry(), TOKEN);
   links.push(l0, l1);
   const c0 = recorder();
   const fail1: { err?: Error } = {};
@@ -94,9 +95,19 @@ describe('worker link', () => {
     expect(traceIds(c0.got)).toHaveLength(60);
   });
 
-  it('answers a malformed hop body with 400', async () => {
-    const { l0 } = await pair();
-    const r = await fetch(`http://127.0.0.1:${l0.port}/route/${encodeURIComponent('traces#0')}`, { method: 'POST', body: new Uint8Array([0x0a, 0xff, 0xff]) });
+  it('refuses a hop without the daemon’s token (401) and answers a malformed body with 400', async () => {
+    const { l0, c0 } = await pair();
+    const url = `http://127.0.0.1:${l0.port}/route/${encodeURIComponent('traces#0')}`;
+    const body = Buffer.from(Telemetry.traces(request(newTraces(2), 0, 2)).toProto());
+    for (const headers of [{}, { 'x-sieve-hop-token': 'e'.repeat(64) }] as Record<string, string>[]) {
+      const r = await fetch(url, { method: 'POST', body, headers });
+      expect(r.status).toBe(401);
+    }
+    expect(c0.got).toHaveLength(0);
+    const ok = await fetch(url, { method: 'POST', body, headers: { 'x-sieve-hop-token': TOKEN } });
+    expect(ok.status).toBe(200);
+    expect(c0.got).toHaveLength(1);
+    const r = await fetch(url, { method: 'POST', body: new Uint8Array([0x0a, 0xff, 0xff]), headers: { 'x-sieve-hop-token': TOKEN } });
     expect(r.status).toBe(400);
     expect(((await r.json()) as { error: string }).error).toMatch(/malformed traces request/);
   });
