@@ -8,6 +8,7 @@
 //   npm run bench:e2e -- --scenario passthrough --duration 20
 //   npm run bench:e2e -- --scenario passthrough --rate 10000 --duration 30
 //   npm run bench:e2e -- --scenario passthrough --attrs 20 --transport http
+//   npm run bench:e2e -- --scenario full --attrs 20 --workers 2
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
@@ -107,8 +108,45 @@ service:
     traces: { receivers: [otlp], processors: [memory_limiter, redaction, tail_sampling, signing, batch], exporters: [otlp] }
 `;
     }
+    case 'secure': {
+      // The secure pipeline without tail sampling (an agent that signs): memory_limiter → redaction → signing → batch → otlp
+      const key = 'bench-signing-key-0123456789abcdef';
+      return `${recv}
+processors:
+  memory_limiter: { check_interval: 1s, limit_mib: 2048 }
+  redaction: { allow_all_keys: true }
+  signing:
+    keys: [{ id: k1, secret: "${key}" }]
+  batch: {}
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    traces: { receivers: [otlp], processors: [memory_limiter, redaction, signing, batch], exporters: [otlp] }
+`;
+    }
+    case 'gateway': {
+      // The sampling tier behind agents that redacted: memory_limiter → tail_sampling → signing → batch → otlp
+      const key = 'bench-signing-key-0123456789abcdef';
+      return `${recv}
+processors:
+  memory_limiter: { check_interval: 1s, limit_mib: 2048 }
+  tail_sampling:
+    decision_wait: 2s
+    num_traces: 200000
+    policies:
+      - { name: errors, type: status_code, status_code: { status_codes: [ERROR] } }
+      - { name: sample, type: probabilistic, probabilistic: { sampling_percentage: 25 } }
+  signing:
+    keys: [{ id: k1, secret: "${key}" }]
+  batch: {}
+service:
+  telemetry: { metrics: { level: none } }
+  pipelines:
+    traces: { receivers: [otlp], processors: [memory_limiter, tail_sampling, signing, batch], exporters: [otlp] }
+`;
+    }
     default:
-      throw new Error(`unknown scenario ${name}; known: passthrough, redaction, full`);
+      throw new Error(`unknown scenario ${name}; known: passthrough, redaction, secure, gateway, full`);
   }
 }
 
