@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tracesCodec } from '../src/pdata/codec.js';
+import { widenFlowControl } from '../src/receivers/otlp/flow_control.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -30,6 +31,9 @@ export async function startSink(): Promise<{ port: number; spans: () => number; 
     },
   );
   const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, pt) => (e ? j(e) : r(pt))));
+  // A real backend (Tempo, a Collector: Go gRPC) grows its window to 16 MiB; grpc-js keeps 64 KiB
+  // unless told. SINK_WINDOW=65535 measures against the narrow window.
+  widenFlowControl(server, Number(process.env.SINK_WINDOW ?? 16 * 1024 * 1024));
   return { port, spans: () => spans, stop: () => server.forceShutdown() };
 }
 

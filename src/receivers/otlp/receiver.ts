@@ -17,6 +17,7 @@ import { listen, StartError } from '../../service/net.js';
 import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
 import { mapError, rpcStatusWithRetryInfo } from './status.js';
 import { DurableIngest } from '../../durable/ingest.js';
+import { widenFlowControl } from './flow_control.js';
 import { AuthError, authCounter, certIdentity, guardHttp, httpPeerIdentity, resolveServerAuth, type AuthIdentity, type ServerAuthenticator } from '../../extensions/auth/auth.js';
 
 const GRPC_SERVICES: Record<Signal, string> = {
@@ -171,6 +172,7 @@ export class OtlpReceiver implements Component {
         } else resolve(p);
       });
     });
+    if (!widenFlowControl(server, maxMsg)) this.settings.logger.warn('Cannot set the HTTP/2 flow-control window of the gRPC listener; large exports arrive in 64 KiB steps.');
     this.grpcServer = server;
     this.grpcPort = port;
     this.settings.logger.info('Starting GRPC server', { endpoint: g.endpoint, port });
