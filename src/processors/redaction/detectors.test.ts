@@ -28,6 +28,7 @@ describe('detectors: what each one masks', () => {
     ['github_token', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789 x', '[github_token] x'],
     ['gitlab_token', 'glpat-abcdefghij0123456789 y', '[gitlab_token] y'],
     ['slack_token', 'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', '[slack_token]'],
+    ['slack_token', 'app xapp-1-A0123456789-1234567890123-abcdef0123456789', 'app [slack_token]'],
     ['slack_token', 'https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXX', 'https://hooks.slack.com/services/[slack_token]'],
     ['stripe_key', 'sk_live_abcdefghij0123456789', '[stripe_key]'],
     ['stripe_key', 'whsec_abcdefghijklmnopqrstuvwxyz012345', '[stripe_key]'],

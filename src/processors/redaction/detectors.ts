@@ -99,7 +99,7 @@ const B_YJ = 1 << 23; // "yJ": JWT
 const B_GA = 1 << 24; // "gA": Fernet
 const B_GH = 1 << 25; // "gh", "ub": GitHub
 const B_GL = 1 << 26; // "gl": GitLab
-const B_XO = 1 << 27; // "xo", "xa", "ks": Slack tokens and hooks
+const B_XO = 1 << 27; // "xo", "p-", "ks": Slack tokens and hooks
 const B_K_ = 1 << 28; // "k_", "c_", "k.": Stripe, Slack hooks
 const B_B = 1 << 29; // "be", "ba" in their cases: Bearer, Basic
 const B_CS = 1 << 30; // ":/": URL scheme
@@ -160,9 +160,10 @@ for (const c of ' \t"\'\\') SENS_SKIP[c.charCodeAt(0)] = 1;
   pair('gh', B_GH);
   pair('ub', B_GH); // github_pat_
   pair('gl', B_GL);
-  for (const ab of ['xo', 'xa', 'ks']) pair(ab, B_XO);
-  // "k." too: with "ks" it gates the hooks.slack.com pattern, which "xa"
-  // alone let every example.com URL through to.
+  // "xo" for xox*- tokens, "p-" for xapp- tokens (not "xa": every "example"
+  // with a dash in it went to the regex), "ks" for hooks.slack.com.
+  for (const ab of ['xo', 'p-', 'ks']) pair(ab, B_XO);
+  // "k." too: with "ks" it gates the hooks.slack.com pattern.
   for (const ab of ['k_', 'c_', 'k.']) pair(ab, B_K_);
   for (const ab of ['be', 'Be', 'bE', 'BE', 'ba', 'Ba', 'bA', 'BA']) pair(ab, B_B);
   pair(':/', B_CS);
@@ -207,6 +208,10 @@ function stringFeatures(s: string): number {
 }
 
 function byteFeatures(buf: Uint8Array, start: number, end: number): number {
+  // Measured (redaction.bench.ts, BENCH_FILTER=prefilter, 51-byte values): this
+  // one loop, 0.13 µs per value, beats a loop of table loads alone followed by
+  // an indexOf pass over the ':' and '=' for their context (0.18 µs on a URL,
+  // 0.11 µs without a colon).
   let acc = 0;
   let digits = 0;
   let p = 0;
