@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     // Extra V8/node flags for the daemon, space-separated (e.g. "--single-threaded-gc").
     'node-flags': { type: 'string', default: '' },
+    // Pins the daemon (all its threads) to these CPUs with taskset, e.g. "1"; run the tool itself under `taskset -c 0`.
+    'daemon-cpus': { type: 'string', default: '' },
   },
 });
 
@@ -162,7 +164,9 @@ async function main() {
   writeFileSync(cfgPath, scenarioConfig(args.scenario!, p));
   const nodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : []), ...args['node-flags']!.split(' ').filter(Boolean)];
   const workers = Number(args.workers);
-  const child = spawn(process.execPath, [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])];
+  // taskset execs node in place: the child's pid is the daemon's.
+  const child = args['daemon-cpus'] ? spawn('taskset', ['-c', args['daemon-cpus']!, process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   // Only the readiness lines are kept: a daemon's log can grow long.
   child.stderr!.on('data', (c: Buffer) => {
