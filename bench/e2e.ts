@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
-import { freePort, startSink, treeCpuSeconds, treePeakRssMiB, pct, daemonArgv } from './lib.js';
+import { freePort, startSink, treeCpuSeconds, treeSysSeconds, treePeakRssMiB, pct, daemonArgv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -207,6 +207,7 @@ async function main() {
   let refused = 0;
   let n = 0;
   const cpu0 = treeCpuSeconds(child.pid!);
+  const sys0 = treeSysSeconds(child.pid!);
   const own0 = process.cpuUsage();
   const start = Date.now();
   const end = start + duration;
@@ -233,6 +234,7 @@ async function main() {
   const drainStart = Date.now();
   while (sink.spans() < accepted && Date.now() - drainStart < 10000) await new Promise((r) => setTimeout(r, 100));
   const cpu = treeCpuSeconds(child.pid!) - cpu0;
+  const sys = treeSysSeconds(child.pid!) - sys0;
   const rss = treePeakRssMiB(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
@@ -258,6 +260,8 @@ async function main() {
     daemon_cpu_s_per_million_spans: Number(((cpu / Math.max(1, delivered)) * 1e6).toFixed(2)),
     spans_per_s_per_core: Math.round(delivered / Math.max(cpu, 0.001)),
     daemon_core_fraction: Number((cpu / elapsed).toFixed(3)),
+    // Of the daemon's CPU, the part spent in the kernel (sockets, page faults).
+    daemon_sys_share: Number((sys / Math.max(cpu, 0.001)).toFixed(3)),
     // The load generator and the sink share the machine: what they used, in cores.
     load_tool_core_fraction: Number(((own.user + own.system) / 1e6 / elapsed).toFixed(3)),
     peak_rss_mib: Number(rss.toFixed(1)),

@@ -60,6 +60,20 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** System (kernel) CPU seconds of a process and its live descendants. */
+export function treeSysSeconds(pid: number): number {
+  let s = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      s += Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[12]) / 100;
+    } catch {
+      /* gone */
+    }
+  }
+  return s;
+}
+
 /** CPU seconds of a process and its live descendants. */
 export function treeCpuSeconds(pid: number): number {
   let s = 0;
