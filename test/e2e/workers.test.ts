@@ -304,4 +304,63 @@ service:
     expect(badStreams.filter((l) => l.includes('-w0/') && l.endsWith(', ok'))).toHaveLength(1);
     expect(badStreams.filter((l) => l.includes('-w1/') && /problem/.test(l))).toHaveLength(1);
   }, 60_000);
+
+  it('reloads every worker on SIGHUP and on the admin endpoint, and relays admin changes', async () => {
+    const dir = tempDir('sieve-workers-reload-');
+    const http = await freePort();
+    const metricsPort = await freePort();
+    const admin = await freePort();
+    const sink = await startSink();
+    cleanup.push(() => sink.stop());
+    const yaml = (mask: string) => `
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${http} }
+processors:
+  redaction:
+    allow_all_keys: true
+    blocked_values: ["${mask}"]
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:${sink.grpcPort}
+    tls: { insecure: true }
+    sending_queue: { enabled: false }
+service:
+  workers: 2
+  admin:
+    endpoint: 127.0.0.1:${admin}
+    bearer_token: admin-secret-0123456789
+  telemetry:
+    metrics:
+      address: 127.0.0.1:${metricsPort}
+  pipelines:
+    traces: { receivers: [otlp], processors: [redaction], exporters: [otlp] }
+`;
+    const d = await spawnWorkers(yaml('first-[0-9]+'), dir);
+    const reloads = async () => metricValue(await metrics(metricsPort), 'sieve_config_reloads_total', { result: 'success' });
+    expect(await reloads()).toBe(0);
+    writeFileSync(join(dir, 'sieve.yaml'), yaml('second-[0-9]+'));
+    d.proc.kill('SIGHUP');
+    await waitFor(async () => (await reloads()) === 2, { what: 'both workers to reload on SIGHUP' });
+    for (const w of [0, 1]) expect(metricValue(await metrics(metricsPort, w), 'sieve_config_reloads_total', { result: 'success' })).toBe(1);
+    // POST /reload reaches worker 0, which has the others reload too.
+    const r = await fetch(`http://127.0.0.1:${admin}/reload`, { method: 'POST', headers: { authorization: 'Bearer admin-secret-0123456789' } });
+    expect(r.status).toBe(200);
+    await waitFor(async () => (await reloads()) === 4, { what: 'both workers to reload on POST /reload' });
+    // Whichever worker takes a request, the new rule applies.
+    for (let i = 0; i < 8; i++) {
+      const body = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: `op-${i}`, kind: 1, startTimeUnixNano: '1', endTimeUnixNano: '2', attributes: [{ key: 'note', value: { stringValue: `second-${i} first-${i}` } }] }] }] }] });
+      const res = await fetch(`http://127.0.0.1:${http}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json', connection: 'close' } });
+      expect(res.status).toBe(200);
+    }
+    await waitFor(() => sink.count('traces') === 8, { what: '8 spans exported' });
+    const notes = sink.received.traces.flatMap((t) => t.read().flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => (s.attributes.find((a) => a.key === 'note')!.value as { value: string }).value))));
+    expect(notes).toHaveLength(8);
+    for (const n of notes) {
+      expect(n).not.toMatch(/second-[0-9]/);
+      expect(n).toMatch(/first-[0-9]/);
+    }
+    expect(await d.kill('SIGTERM')).toBe(0);
+  }, 60_000);
 });
