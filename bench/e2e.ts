@@ -11,7 +11,7 @@
 //   npm run bench:e2e -- --scenario full --attrs 20 --workers 2
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, openSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -166,7 +166,9 @@ async function main() {
   const workers = Number(args.workers);
   const argv = [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])];
   // taskset execs node in place: the child's pid is the daemon's.
-  const child = args['daemon-cpus'] ? spawn('taskset', ['-c', args['daemon-cpus']!, process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_DAEMON_STDOUT=FILE keeps the daemon's standard output (for --node-flags=--trace-gc and the like).
+  const out = process.env.BENCH_DAEMON_STDOUT ? openSync(process.env.BENCH_DAEMON_STDOUT, 'w') : 'ignore';
+  const child = args['daemon-cpus'] ? spawn('taskset', ['-c', args['daemon-cpus']!, process.execPath, ...argv], { stdio: ['ignore', out, 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
   // Only the readiness lines are kept: a daemon's log can grow long.
   child.stderr!.on('data', (c: Buffer) => {

@@ -187,6 +187,24 @@ describe('splicer', () => {
     );
   });
 
+  it('gives the same bytes whatever order the edits were recorded in', () => {
+    // Edits out of source order take the general path (sorted); in order, the merge.
+    const src = encode([{ no: 1, kind: 'msg', v: [{ no: 2, kind: 'str', v: bytesOf(3, 0) }, { no: 3, kind: 'str', v: bytesOf(4, 1) }] }]);
+    const grown = encode([{ no: 3, kind: 'str', v: bytesOf(200, 2) }]);
+    const expected = encode([{ no: 1, kind: 'msg', v: [{ no: 3, kind: 'str', v: bytesOf(200, 2) }] }]);
+    const run = (reverse: boolean): Uint8Array => {
+      const sp = new Splicer().reset(src);
+      sp.push(1);
+      const edits: (() => void)[] = [() => sp.remove(2, 7), () => sp.replace(7, 13, grown)];
+      if (reverse) edits.reverse();
+      for (const e of edits) e();
+      sp.pop();
+      return sp.build();
+    };
+    expect(Buffer.from(run(false)).equals(Buffer.from(expected))).toBe(true);
+    expect(Buffer.from(run(true)).equals(Buffer.from(expected))).toBe(true);
+  });
+
   it('rejects overlapping edits', () => {
     const src = encode([{ no: 1, kind: 'str', v: bytesOf(10, 0) }]);
     const sp = new Splicer().reset(src);
