@@ -235,7 +235,8 @@ export class Splicer {
     // so), frames were met in source order too, and a frame lies after its
     // parent's prefix: the reverse of that order already puts children first,
     // and edits and frames merge without a sort. Measured on signing 100
-    // spans (one insertion per span): the two sorts were most of build().
+    // spans (one insertion per span, signing.bench.ts "on bytes"): the sort
+    // comparators took 0.9% of the profile.
     const nf = fPos.length;
     let inOrder = true;
     for (let i = 1; i < n && inOrder; i++) if (this.eFrom[i]! < this.eFrom[i - 1]!) inOrder = false;

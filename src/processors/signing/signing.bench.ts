@@ -1,6 +1,7 @@
 // Micro-benchmarks of span signing.
 //
 //   node --import tsx src/processors/signing/signing.bench.ts
+//   BENCH_FILTER='on bytes' BENCH_TIME_MS=5000 node --import tsx src/processors/signing/signing.bench.ts
 //
 // Batches are 100 spans with 20 realistic attributes (the shared codec
 // fixtures), decoded from protobuf first so that strings are what the receiver
@@ -22,6 +23,7 @@ import { ALG_INFO } from './mac.js';
 const SPANS = 100;
 const ATTRS = Number(process.env.BENCH_ATTRS ?? 20);
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);
+// BENCH_FILTER runs only the tasks whose name contains it.
 const secret = Buffer.alloc(32, 7);
 const proto = tracesCodec.encode(benchTraces(SPANS, ATTRS));
 
@@ -70,6 +72,8 @@ async function main(): Promise<void> {
       }
     }
   });
+  const only = process.env.BENCH_FILTER;
+  if (only) for (const t of [...bench.tasks]) if (!t.name.includes(only)) bench.remove(t.name);
   await bench.run();
   await chain.flush();
   rmSync(dir, { recursive: true, force: true });
