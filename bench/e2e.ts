@@ -9,6 +9,10 @@
 //   npm run bench:e2e -- --scenario passthrough --rate 10000 --duration 30
 //   npm run bench:e2e -- --scenario passthrough --attrs 20 --transport http
 //   npm run bench:e2e -- --scenario full --attrs 20 --workers 2
+//
+// Environment: BENCH_BATCH replaces the scenario's batch settings (a YAML
+// flow map, e.g. '{ timeout: 10ms }'); BENCH_DAEMON_STDOUT=FILE keeps the
+// daemon's standard output (what --node-flags=--trace-gc prints).
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, openSync } from 'node:fs';
@@ -69,7 +73,7 @@ exporters:
     case 'passthrough':
       return `${recv}
 processors:
-  batch: {}
+  batch: ${process.env.BENCH_BATCH ?? "{}"}
   memory_limiter: { check_interval: 1s, limit_mib: 1024 }
 service:
   telemetry: { metrics: { level: none } }
@@ -82,7 +86,7 @@ service:
 processors:
   memory_limiter: { check_interval: 1s, limit_mib: 1024 }
   redaction: { allow_all_keys: true }
-  batch: {}
+  batch: ${process.env.BENCH_BATCH ?? "{}"}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -103,7 +107,7 @@ processors:
       - { name: sample, type: probabilistic, probabilistic: { sampling_percentage: 25 } }
   signing:
     keys: [{ id: k1, secret: "${key}" }]
-  batch: {}
+  batch: ${process.env.BENCH_BATCH ?? "{}"}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -119,7 +123,7 @@ processors:
   redaction: { allow_all_keys: true }
   signing:
     keys: [{ id: k1, secret: "${key}" }]
-  batch: {}
+  batch: ${process.env.BENCH_BATCH ?? "{}"}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -140,7 +144,7 @@ processors:
       - { name: sample, type: probabilistic, probabilistic: { sampling_percentage: 25 } }
   signing:
     keys: [{ id: k1, secret: "${key}" }]
-  batch: {}
+  batch: ${process.env.BENCH_BATCH ?? "{}"}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
