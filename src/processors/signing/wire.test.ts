@@ -44,7 +44,13 @@ function both(alg: Algorithm) {
   };
 }
 
-const str = fc.oneof(fc.constantFrom('', 'a', 'GET', 'sieve.sig', 'sieve.sig.kid', 'sieve.chain.seq', 'z-last', 'Ünï ✓ 東京', '\u{1F600}'), fc.string({ maxLength: 12 }));
+// Short strings are copied byte by byte, long ones (over 24 bytes) another way: both lengths.
+const str = fc.oneof(
+  fc.constantFrom('', 'a', 'GET', 'sieve.sig', 'sieve.sig.kid', 'sieve.chain.seq', 'z-last', 'Ünï ✓ 東京', '\u{1F600}'),
+  fc.string({ maxLength: 12 }),
+  fc.string({ minLength: 20, maxLength: 90 }),
+  fc.string({ unit: 'grapheme', minLength: 8, maxLength: 40 }),
+);
 const any: fc.Memo<AnyValue> = fc.memo((d) =>
   d <= 1
     ? fc.oneof(
@@ -151,6 +157,8 @@ describe('wire shapes', () => {
     ['a value field with no member after one with', [], ld(0x4a, [...ld(0x0a, u8('a')), ...ld(0x12, ld(0x0a, u8('x'))), ...ld(0x12, [])])],
     ['a span name and status given twice', [], [...ld(0x2a, u8('first')), ...ld(0x7a, [0x18, 2]), ...ld(0x2a, u8('second')), ...ld(0x7a, ld(0x12, u8('msg')))]],
     ['invalid UTF-8 in a name and a key', [], [...ld(0x2a, [0x66, 0xff, 0xfe, 0x6f]), ...ld(0x4a, strKv('k\xff', [0xc3]))]],
+    ['invalid UTF-8 in long strings', [], [...ld(0x2a, [...Array<number>(30).fill(0x61), 0xff, 0x62]), ...ld(0x4a, strKv('k', [...Array<number>(40).fill(0x63), 0xc3])), ...ld(0x4a, strKv('m', [0xe2, 0x82, ...Array<number>(30).fill(0x64)]))]],
+    ['long strings, ASCII and not, next to high bytes', [], [...ld(0x2a, u8('x'.repeat(100))), ...ld(0x4a, strKv('key.'.repeat(10), u8('Ünï ✓ 東京 '.repeat(6)))), ...ld(0x4a, [...ld(0x0a, u8('b')), ...ld(0x12, [0x18, 0xff, 0xff, 0x03])]), ...ld(0x4a, strKv('after.high.bytes', u8('y'.repeat(33))))]],
     ['stale signatures from upstream', [], [...ld(0x4a, strKv('sieve.sig', u8('AAAA'))), ...ld(0x4a, strKv('keep', u8('v'))), ...ld(0x4a, strKv('sieve.sig.kid', u8('old')))]],
     ['chain attributes on the resource', [...ld(0x0a, strKv('sieve.chain.seq', u8('9'))), ...ld(0x0a, strKv('service.name', u8('svc')))], ld(0x4a, strKv('a', u8('b')))],
     ['the resource after its scopes', ld(0x0a, strKv('service.name', u8('svc'))), ld(0x2a, u8('op')), true],
