@@ -191,6 +191,42 @@ describe('wire shapes', () => {
     expect(spans[0]!.attributes.map((a) => a.key)).toEqual(['deep']);
   });
 
+  it('signs as the model does across the signer buffer\'s growth and past the largest request it copies', () => {
+    // One signer for all three: a small request, one whose span's form outgrows
+    // the room below the request's copy, and one over 4 MiB (no copy).
+    const span = (i: number, attrs: number, len: number): Span => ({
+      ...sampleSpan(),
+      spanId: new Uint8Array(8).fill(i & 0xff),
+      name: `op-${i}-${'n'.repeat(30)}`,
+      attributes: Array.from({ length: attrs }, (_, k) => ({ key: `attr.${k}.${'k'.repeat(20)}`, value: { type: 'string' as const, value: `${i}-${k}-`.padEnd(len, 'v') + 'é' } })),
+    });
+    const req = (spans: Span[]) => tracesCodec.encode([{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '1', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' }], schemaUrl: '' }]);
+    // A span of many small int attributes has a canonical form about 1.3x its
+    // encoding. Sized so the request is just under half of the signer's
+    // buffer, its form outgrows the room below the copy, and the long strings
+    // that sort after the ints are copied after the buffer moved.
+    const manyInts = (n: number): Span => ({
+      ...sampleSpan(),
+      attributes: [
+        ...Array.from({ length: n }, (_, k) => ({ key: `a${k.toString(36).padStart(4, '0')}`, value: { type: 'int' as const, value: BigInt(k % 100) } })),
+        ...[1, 2, 3].map((k) => ({ key: `zz-${k}`, value: { type: 'string' as const, value: `long-${k}-`.padEnd(100, 'w') } })),
+      ],
+    });
+    const per = (req([manyInts(2000)]).length - req([manyInts(1000)]).length) / 1000;
+    const grows = req([manyInts(Math.floor((512 * 1024 - 200) / 2 / per) - 40)]);
+    expect(grows.length).toBeLessThan((512 * 1024 - 128) / 2);
+    expect(grows.length).toBeGreaterThan(250 * 1024);
+    expect(s.traces(grows).st.signed).toBe(1);
+    const small = req([span(1, 3, 40), span(2, 3, 40)]);
+    const big = req([span(3, 2, 150 * 1024), span(4, 1, 30)]);
+    const huge = req(Array.from({ length: 1100 }, (_, i) => span(i, 4, 1000)));
+    expect(huge.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(s.traces(small).st.signed).toBe(2);
+    expect(s.traces(big).st.signed).toBe(2);
+    expect(s.traces(huge).st.signed).toBe(1100);
+    expect(s.traces(small).st.signed).toBe(2);
+  });
+
   it('apart from the appended signature, the output is the input', () => {
     const req = tracesCodec.encode([{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '1', attributes: [], droppedAttributesCount: 0 }, spans: [sampleSpan(), sampleSpan()], schemaUrl: '' }], schemaUrl: '' }]);
     const { out } = s.traces(req);

@@ -975,8 +975,8 @@ export class WireSigner extends CanonicalBuffer {
  */
 const COPY_LOOP_MAX = 24;
 
-/** Requests up to this size are copied into the signer's buffer for copyWithin() (larger ones use a view per string). */
-const SOURCE_COPY_MAX = 8 * 1024 * 1024;
+/** Requests up to this size (the receivers' default largest message, and tail sampling's largest output) are copied into the signer's buffer for copyWithin(); larger ones use a view per string. The buffer stays at most 16 MiB. */
+const SOURCE_COPY_MAX = 4 * 1024 * 1024;
 
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3;
