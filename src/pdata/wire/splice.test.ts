@@ -158,6 +158,40 @@ function canonical(buf: Uint8Array): unknown {
   return fields;
 }
 
+/** The whole tree of a message, LEN bodies parsed as messages where they parse fully: the same for padded and minimal prefixes. */
+function wireTree(buf: Uint8Array, depth = 0): unknown[] | undefined {
+  const out: unknown[] = [];
+  let p = 0;
+  const rv = (): number | undefined => {
+    let v = 0;
+    let m = 1;
+    for (let i = 0; i < 5; i++) {
+      if (p >= buf.length) return undefined;
+      const b = buf[p++]!;
+      v += (b & 0x7f) * m;
+      m *= 128;
+      if (b < 0x80) return v;
+    }
+    return undefined;
+  };
+  while (p < buf.length) {
+    const t = rv();
+    if (t === undefined || t >> 3 === 0) return undefined;
+    if ((t & 7) === 0) {
+      const v = rv();
+      if (v === undefined) return undefined;
+      out.push([t >> 3, v]);
+    } else if ((t & 7) === 2) {
+      const n = rv();
+      if (n === undefined || p + n > buf.length) return undefined;
+      const body = buf.subarray(p, p + n);
+      p += n;
+      out.push([t >> 3, (depth < 8 && n > 0 && wireTree(body, depth + 1)) || Buffer.from(body).toString('hex')]);
+    } else return undefined;
+  }
+  return out;
+}
+
 describe('splicer', () => {
   it('builds to the very input when nothing is edited', () => {
     const src = encode([{ no: 1, kind: 'str', v: bytesOf(3, 0) }]);
@@ -182,6 +216,8 @@ describe('splicer', () => {
         if (edits === 0) expect(Buffer.from(actual).equals(Buffer.from(encode(tree, true)))).toBe(true);
         // Same fields at the top level, whatever the prefixes look like below.
         expect((canonical(actual) as unknown[]).length).toBe((canonical(expected) as unknown[]).length);
+        // And the same tree all the way down.
+        expect(wireTree(actual)).toEqual(wireTree(expected));
       }),
       { numRuns: 200 },
     );
