@@ -69,11 +69,12 @@ exporters:
     tls: { insecure: true }
     sending_queue: { queue_size: 5000 }
 `;
+  const batch = process.env.BENCH_BATCH ?? '{}';
   switch (name) {
     case 'passthrough':
       return `${recv}
 processors:
-  batch: ${process.env.BENCH_BATCH ?? "{}"}
+  batch: ${batch}
   memory_limiter: { check_interval: 1s, limit_mib: 1024 }
 service:
   telemetry: { metrics: { level: none } }
@@ -86,7 +87,7 @@ service:
 processors:
   memory_limiter: { check_interval: 1s, limit_mib: 1024 }
   redaction: { allow_all_keys: true }
-  batch: ${process.env.BENCH_BATCH ?? "{}"}
+  batch: ${batch}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -107,7 +108,7 @@ processors:
       - { name: sample, type: probabilistic, probabilistic: { sampling_percentage: 25 } }
   signing:
     keys: [{ id: k1, secret: "${key}" }]
-  batch: ${process.env.BENCH_BATCH ?? "{}"}
+  batch: ${batch}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -123,7 +124,7 @@ processors:
   redaction: { allow_all_keys: true }
   signing:
     keys: [{ id: k1, secret: "${key}" }]
-  batch: ${process.env.BENCH_BATCH ?? "{}"}
+  batch: ${batch}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -144,7 +145,7 @@ processors:
       - { name: sample, type: probabilistic, probabilistic: { sampling_percentage: 25 } }
   signing:
     keys: [{ id: k1, secret: "${key}" }]
-  batch: ${process.env.BENCH_BATCH ?? "{}"}
+  batch: ${batch}
 service:
   telemetry: { metrics: { level: none } }
   pipelines:
@@ -170,7 +171,6 @@ async function main() {
   const workers = Number(args.workers);
   const argv = [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])];
   // taskset execs node in place: the child's pid is the daemon's.
-  // BENCH_DAEMON_STDOUT=FILE keeps the daemon's standard output (for --node-flags=--trace-gc and the like).
   const out = process.env.BENCH_DAEMON_STDOUT ? openSync(process.env.BENCH_DAEMON_STDOUT, 'w') : 'ignore';
   const child = args['daemon-cpus'] ? spawn('taskset', ['-c', args['daemon-cpus']!, process.execPath, ...argv], { stdio: ['ignore', out, 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';

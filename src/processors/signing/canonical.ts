@@ -109,8 +109,12 @@ export class CanonicalBuffer {
     if (need - RESERVED > MAX_CANONICAL_BYTES) throw new LimitError('size');
     let size = this.buf.length * 2;
     while (size < need) size *= 2;
-    const next = Buffer.allocUnsafe(Math.min(size, RESERVED + MAX_CANONICAL_BYTES));
-    this.buf.copy(next, 0, 0, this.pos);
+    this.replaceBuffer(Buffer.allocUnsafe(Math.min(size, RESERVED + MAX_CANONICAL_BYTES)), this.pos);
+  }
+
+  /** Moves to `next`, keeping the bytes [0, keep). */
+  protected replaceBuffer(next: Buffer, keep: number): void {
+    this.buf.copy(next, 0, 0, keep);
     this.buf = next;
     this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }

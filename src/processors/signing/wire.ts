@@ -81,8 +81,8 @@ export class WireSigner extends CanonicalBuffer {
    * the form with copyWithin() from there, which needs no view per string.
    */
   private srcAt = 0;
-  /** Words of `buf`, for the ASCII check of copied strings. */
-  private words: Int32Array = new Int32Array(0);
+  /** Words of `buf`, for the ASCII check of copied strings (kept with `buf` by replaceBuffer()). */
+  private words: Int32Array;
 
   /** The two attribute fields appended to each item, without the MAC: prefix up to the MAC, and the kid field. */
   private readonly kidField: Uint8Array;
@@ -93,6 +93,7 @@ export class WireSigner extends CanonicalBuffer {
     private readonly off: number,
   ) {
     super();
+    this.words = new Int32Array(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength >> 2);
     this.key.ipad.copy(this.buf, off);
     const w = new ProtoWriter(64);
     encodeKeyValue(w, { key: KID_KEY, value: { type: 'string', value: kid } });
@@ -866,7 +867,7 @@ export class WireSigner extends CanonicalBuffer {
       return;
     }
     const size = RESERVED + Math.max(64 * 1024, n) + n;
-    if (this.buf.length < size || this.words.length === 0) this.resize(size, RESERVED, false);
+    if (this.buf.length < size) this.resize(size, RESERVED, false);
     this.srcAt = (this.buf.length - n) & ~3;
     this.buf.set(src, this.srcAt);
   }
@@ -876,14 +877,16 @@ export class WireSigner extends CanonicalBuffer {
     let cap = this.buf.length;
     while (cap < size) cap *= 2;
     const next = Buffer.allocUnsafeSlow(cap);
-    this.buf.copy(next, 0, 0, keep);
-    this.buf = next;
-    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
-    this.words = new Int32Array(next.buffer, next.byteOffset, next.byteLength >> 2);
+    this.replaceBuffer(next, keep);
     if (moveSource) {
       this.srcAt = (cap - this.src.length) & ~3;
       next.set(this.src, this.srcAt);
     }
+  }
+
+  protected override replaceBuffer(next: Buffer, keep: number): void {
+    super.replaceBuffer(next, keep);
+    this.words = new Int32Array(next.buffer, next.byteOffset, next.byteLength >> 2);
   }
 
   /** Room for `n` more canonical bytes (below the source copy when there is one). */
@@ -913,27 +916,23 @@ export class WireSigner extends CanonicalBuffer {
     const n = e - s;
     this.u32(n);
     this.ensure(n);
-    const o = this.buf;
-    const b = this.src;
-    const p = this.pos;
-    if (n <= COPY_LOOP_MAX) for (let i = 0; i < n; i++) o[p + i] = b[s + i]!;
-    else o.set(b.subarray(s, e), p);
-    this.pos = p + n;
+    this.copyIn(s, e);
   }
 
-  /** str(): the UTF-8 bytes as the decoder reads them. */
-  private str(s: number, e: number): void {
+  /**
+   * Appends the source bytes [s, e) to the form (room already ensured).
+   * Returns a value at or above 0x80 when one of them may be (never below
+   * when one is). No set(subarray): a view per string was the largest share
+   * of the full pipeline's garbage (a sampling heap profile of bench/e2e.ts
+   * --scenario full: 35% of allocated bytes). Short runs by a loop, long ones
+   * by copyWithin() from the copy of the request above the form.
+   */
+  private copyIn(s: number, e: number): number {
     const n = e - s;
-    this.u32(n);
-    this.ensure(n);
     const o = this.buf;
     const b = this.src;
     const p = this.pos;
     let hi = 0;
-    // No set(subarray): a view per string was the largest share of the full
-    // pipeline's garbage (a sampling heap profile of bench/e2e.ts --scenario
-    // full: 35% of allocated bytes). Short strings by a loop, long ones by
-    // copyWithin() from the copy of the request above the canonical form.
     if (n <= COPY_LOOP_MAX) {
       for (let i = 0; i < n; i++) {
         const c = b[s + i]!;
@@ -944,9 +943,7 @@ export class WireSigner extends CanonicalBuffer {
       o.set(b.subarray(s, e), p);
       for (let i = s; i < e && hi < 0x80; i++) hi |= b[i]!;
     } else {
-      // From the source copy in the same buffer, then a check of its words
-      // for a byte at or above 0x80 (the words may take in neighbouring bytes:
-      // a false alarm only costs the exact check below).
+      // The words may take in neighbouring bytes: a false alarm only costs the caller's exact check.
       const a = this.srcAt;
       o.copyWithin(p, a + s, a + e);
       const words = this.words;
@@ -955,6 +952,17 @@ export class WireSigner extends CanonicalBuffer {
       if ((x & 0x80808080) !== 0) hi = 0x80;
     }
     this.pos = p + n;
+    return hi;
+  }
+
+  /** str(): the UTF-8 bytes as the decoder reads them. */
+  private str(s: number, e: number): void {
+    const n = e - s;
+    this.u32(n);
+    this.ensure(n);
+    const p = this.pos;
+    const hi = this.copyIn(s, e);
+    const b = this.src;
     if (hi >= 0x80 && !isUtf8(b.subarray(s, e))) {
       // Invalid UTF-8: the decoded string (with U+FFFD) re-encoded, as the model path has it.
       const fixed = Buffer.from(utf8Read(b, s, e), 'utf8');
@@ -968,7 +976,7 @@ export class WireSigner extends CanonicalBuffer {
 }
 
 /**
- * Strings up to this length are copied byte by byte (see str()), longer ones
+ * Runs up to this length are copied byte by byte (see copyIn()), longer ones
  * by copyWithin(). Measured on this machine: a loop costs ~2 ns per byte,
  * copyWithin() ~28 ns whatever the length (24 bytes: 49 vs 29 ns, 48 bytes:
  * 93 vs 28 ns).
