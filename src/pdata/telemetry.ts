@@ -47,6 +47,11 @@ export class Telemetry<S extends Signal = Signal> {
   readonly signal: S;
   ctx: RequestContext;
   private bytes: Uint8Array | undefined;
+  /**
+   * The request as byte ranges that join into it (a concatenation of
+   * requests not yet copied into one buffer); set only while `bytes` is not.
+   */
+  private parts: readonly Uint8Array[] | undefined;
   private model: ResourceOf<S>[] | undefined;
   private count: number;
 
@@ -83,7 +88,7 @@ export class Telemetry<S extends Signal = Signal> {
 
   /** The decoded resources, for reading only. Keeps the cached bytes valid. */
   read(): readonly ResourceOf<S>[] {
-    if (this.model === undefined) this.model = this.codec().decode(this.bytes!);
+    if (this.model === undefined) this.model = this.codec().decode(this.toProto());
     return this.model;
   }
 
@@ -91,6 +96,7 @@ export class Telemetry<S extends Signal = Signal> {
   mutate(): ResourceOf<S>[] {
     const m = this.read() as ResourceOf<S>[];
     this.bytes = undefined;
+    this.parts = undefined;
     this.count = -1;
     return m;
   }
@@ -99,6 +105,7 @@ export class Telemetry<S extends Signal = Signal> {
   replace(resources: ResourceOf<S>[]): void {
     this.model = resources;
     this.bytes = undefined;
+    this.parts = undefined;
     this.count = -1;
   }
 
@@ -109,18 +116,45 @@ export class Telemetry<S extends Signal = Signal> {
   replaceProto(bytes: Uint8Array): void {
     if (bytes === this.bytes) return;
     this.bytes = bytes;
+    this.parts = undefined;
     this.model = undefined;
   }
 
   /** True when the encoded bytes are cached (no re-encode needed). */
   hasProto(): boolean {
-    return this.bytes !== undefined;
+    return this.bytes !== undefined || this.parts !== undefined;
   }
 
-  /** The Export<Signal>ServiceRequest bytes; encoded at most once while unchanged. */
+  /** The Export<Signal>ServiceRequest bytes; encoded (or joined) at most once while unchanged. */
   toProto(): Uint8Array {
-    if (this.bytes === undefined) this.bytes = this.codec().encode(this.model!);
+    if (this.bytes === undefined) {
+      if (this.parts !== undefined) {
+        this.bytes = join(this.parts);
+        this.parts = undefined;
+      } else this.bytes = this.codec().encode(this.model!);
+    }
     return this.bytes;
+  }
+
+  /**
+   * The request bytes as byte ranges whose concatenation is toProto(), for a
+   * writer that can send them one after another: a batch joined from several
+   * requests is not copied into one buffer for it.
+   */
+  protoParts(): readonly Uint8Array[] {
+    if (this.bytes === undefined && this.parts !== undefined) return this.parts;
+    return [this.toProto()];
+  }
+
+  /** The length of toProto(), without joining or encoding when the bytes are at hand. */
+  protoLength(): number {
+    if (this.bytes !== undefined) return this.bytes.length;
+    if (this.parts !== undefined) {
+      let n = 0;
+      for (const p of this.parts) n += p.length;
+      return n;
+    }
+    return this.toProto().length;
   }
 
   /** Spans, metric data points or log records. */
@@ -135,40 +169,47 @@ export class Telemetry<S extends Signal = Signal> {
 
   /** An independent copy that may be mutated without affecting this batch. */
   clone(): Telemetry<S> {
-    if (this.bytes !== undefined) {
+    if (this.bytes !== undefined || this.parts !== undefined) {
       // Bytes are immutable: share them; the copy decodes its own model on demand.
-      return new Telemetry(this.signal, this.bytes, undefined, this.count, this.ctx);
+      const t = new Telemetry(this.signal, this.bytes, undefined, this.count, this.ctx);
+      t.parts = this.parts;
+      return t;
     }
     return new Telemetry(this.signal, undefined, structuredClone(this.model!), this.count, this.ctx);
   }
 
   /**
-   * Joins batches of one signal. Bytes are concatenated when every part has them,
-   * so nothing is decoded or re-encoded; otherwise the models are joined.
+   * Joins batches of one signal. When every part has its bytes, the result is
+   * their concatenation, kept as the list of the parts' byte ranges (joined
+   * into one buffer only if something asks toProto()), so nothing is decoded,
+   * re-encoded or copied; otherwise the models are joined.
    */
   static concat<S extends Signal>(signal: S, parts: readonly Telemetry<S>[], ctx?: RequestContext): Telemetry<S> {
     const mergedCtx = ctx ?? mergeContexts(parts);
     if (parts.length === 1) {
       const p = parts[0]!;
-      return new Telemetry(signal, p.bytes, p.model, p.count, mergedCtx);
+      const t = new Telemetry(signal, p.bytes, p.model, p.count, mergedCtx);
+      t.parts = p.parts;
+      return t;
     }
     let allBytes = true;
     let total = 0;
     for (const p of parts) {
-      if (p.bytes === undefined) allBytes = false;
+      if (p.bytes === undefined && p.parts === undefined) allBytes = false;
       const c = p.itemCount();
       total += c;
     }
     if (allBytes) {
-      let len = 0;
-      for (const p of parts) len += p.bytes!.length;
-      const out = new Uint8Array(len);
-      let off = 0;
+      const ranges: Uint8Array[] = [];
       for (const p of parts) {
-        out.set(p.bytes!, off);
-        off += p.bytes!.length;
+        if (p.bytes !== undefined) {
+          if (p.bytes.length > 0) ranges.push(p.bytes);
+        } else for (const r of p.parts!) ranges.push(r);
       }
-      return new Telemetry(signal, out, undefined, total, mergedCtx);
+      const t = new Telemetry(signal, undefined, undefined, total, mergedCtx);
+      if (ranges.length > 1) t.parts = ranges;
+      else t.bytes = ranges[0] ?? new Uint8Array(0);
+      return t;
     }
     const model: ResourceOf<S>[] = [];
     for (const p of parts) {
@@ -177,6 +218,19 @@ export class Telemetry<S extends Signal = Signal> {
     }
     return new Telemetry(signal, undefined, model, total, mergedCtx);
   }
+}
+
+/** The concatenation of byte ranges, in one new buffer. */
+function join(parts: readonly Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 function mergeContexts(parts: readonly Telemetry[]): RequestContext {

@@ -111,7 +111,7 @@ export function sizerFor(sizer: QueueConfig['sizer']): (d: Telemetry) => number 
     case 'items':
       return (d) => d.itemCount();
     case 'bytes':
-      return (d) => d.toProto().length;
+      return (d) => d.protoLength();
     default:
       return () => 1;
   }

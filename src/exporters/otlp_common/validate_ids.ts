@@ -108,7 +108,9 @@ export interface IdCheckResult {
  * batches with other readers, so the input is never modified.
  */
 export function dropInvalidSpans(data: Telemetry<'traces'>): IdCheckResult {
-  const bad = data.hasProto() ? countInvalidSpansProto(data.toProto()) : countInvalidSpansModel(data.read());
+  let bad = 0;
+  if (data.hasProto()) for (const part of data.protoParts()) bad += countInvalidSpansProto(part);
+  else bad = countInvalidSpansModel(data.read());
   if (bad === 0) return { data, droppedTraceId: 0, droppedSpanId: 0 };
   let droppedTraceId = 0;
   let droppedSpanId = 0;

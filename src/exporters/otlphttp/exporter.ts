@@ -85,7 +85,8 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
         if (!d) return undefined;
         data = d;
       }
-      let body: Uint8Array = json ? Buffer.from(CODECS[signal].encodeJson(data.read() as never)) : data.toProto();
+      // Protobuf goes out as the batch's byte ranges, one write each (no copy into one buffer).
+      let body: readonly Uint8Array[] = json ? [Buffer.from(CODECS[signal].encodeJson(data.read() as never))] : data.protoParts();
       const headers: Record<string, string> = {
         ...cfg.headers,
         'Content-Type': json ? 'application/json' : 'application/x-protobuf',
@@ -94,10 +95,12 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
       if (auth) Object.assign(headers, auth.clientHeaders());
       if (cfg.tenant_header && data.ctx.tenant) headers[cfg.tenant_header] = data.ctx.tenant;
       if (cfg.compression === 'gzip') {
-        body = await gzipAsync(body);
+        body = [await gzipAsync(body.length === 1 ? body[0]! : Buffer.concat(body))];
         headers['Content-Encoding'] = 'gzip';
       }
-      headers['Content-Length'] = String(body.length);
+      let length = 0;
+      for (const b of body) length += b.length;
+      headers['Content-Length'] = String(length);
       const res = await new Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>((resolve, reject) => {
         const req = doRequest(url, { method: 'POST', agent, headers, signal: abort }, (r) => {
           const chunks: Buffer[] = [];
@@ -110,7 +113,10 @@ export function createOtlpHttpExporter(settings: CreateSettings, cfg: OtlpHttpEx
           r.on('error', reject);
         });
         req.on('error', (e) => reject(unavailableError(`${url.origin}: ${e.message}`, undefined, 'SIEVE_ERR_BACKEND_UNREACHABLE', e)));
-        req.end(body);
+        req.cork();
+        for (let i = 0; i < body.length - 1; i++) req.write(body[i]!);
+        req.end(body[body.length - 1]);
+        req.uncork();
       });
       if (res.status >= 200 && res.status < 300) {
         if (res.body.length > 0) {
