@@ -68,6 +68,17 @@ export class Telemetry<S extends Signal = Signal> {
     return new Telemetry(signal, bytes, undefined, count, ctx);
   }
 
+  /**
+   * Wraps a request given as byte ranges that join into it (whole requests or
+   * whole ResourceX fields, in order; validated, `count` items in all).
+   */
+  static fromParts<S extends Signal>(signal: S, parts: readonly Uint8Array[], count: number, ctx: RequestContext = {}): Telemetry<S> {
+    const t = new Telemetry(signal, undefined, undefined, count, ctx);
+    if (parts.length > 1) t.parts = parts;
+    else t.bytes = parts[0] ?? new Uint8Array(0);
+    return t;
+  }
+
   static fromModel<S extends Signal>(signal: S, resources: ResourceOf<S>[], ctx: RequestContext = {}): Telemetry<S> {
     return new Telemetry(signal, undefined, resources, -1, ctx);
   }

@@ -105,12 +105,45 @@ export class WireSigner extends CanonicalBuffer {
    * Returns the signed request; `macs` receives each MAC in order.
    */
   sign(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs?: string[]): Uint8Array {
+    return this.signAt(signal, buf, st, macs, false);
+  }
+
+  /**
+   * sign() over the concatenation of `parts` (whole requests, in order: a
+   * batch joined from requests), which are copied one after another into the
+   * signer's own buffer, where the walk reads them, instead of into one new
+   * buffer. Returns the signed request, or undefined when nothing was signed
+   * (the parts are then the result as they are).
+   */
+  signParts(signal: 'traces' | 'logs', parts: readonly Uint8Array[], st: SignStats, macs?: string[]): Uint8Array | undefined {
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const at = this.sourceSlot(n);
+    if (at < 0) {
+      const whole = Buffer.concat(parts, n);
+      const out = this.sign(signal, whole, st, macs);
+      return out.buffer === whole.buffer && out.byteOffset === whole.byteOffset ? undefined : out;
+    }
+    let o = at;
+    for (const p of parts) {
+      this.buf.set(p, o);
+      o += p.length;
+    }
+    // The view stays valid while the walk runs: a buffer that grows is replaced, never written over.
+    const view = this.buf.subarray(at, at + n);
+    const out = this.signAt(signal, view, st, macs, true);
+    // Unchanged, the walk gives back its source: the copy in this buffer, which the next call overwrites.
+    return out.buffer === view.buffer && out.byteOffset === view.byteOffset ? undefined : out;
+  }
+
+  /** sign(); `placed`: `buf` is already the source copy at `srcAt`. */
+  private signAt(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined, placed: boolean): Uint8Array {
     const w = this.w.begin(buf);
     this.src = w.buf;
     this.srcView = new DataView(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
     this.rd.reset(w.buf);
     this.cSrc = undefined;
-    this.placeSource(w.buf);
+    if (!placed) this.placeSource(w.buf);
     const type = signal === 'traces' ? RECORD_SPAN : RECORD_LOG;
     const end = w.len;
     while (w.pos < end) {
@@ -861,15 +894,20 @@ export class WireSigner extends CanonicalBuffer {
    * for a request over SOURCE_COPY_MAX.
    */
   private placeSource(src: Uint8Array): void {
-    const n = src.length;
-    if (n > SOURCE_COPY_MAX) {
-      this.srcAt = -1;
-      return;
-    }
+    const at = this.sourceSlot(src.length);
+    if (at >= 0) this.buf.set(src, at);
+  }
+
+  /**
+   * Sets `srcAt` to where a source copy of `n` bytes goes at the top of `buf`
+   * (grown so that the canonical form keeps at least as much room below) and
+   * returns it, or -1 (no copy) for more than SOURCE_COPY_MAX bytes.
+   */
+  private sourceSlot(n: number): number {
+    if (n > SOURCE_COPY_MAX) return (this.srcAt = -1);
     const size = RESERVED + Math.max(64 * 1024, n) + n;
     if (this.buf.length < size) this.resize(size, RESERVED, false);
-    this.srcAt = (this.buf.length - n) & ~3;
-    this.buf.set(src, this.srcAt);
+    return (this.srcAt = (this.buf.length - n) & ~3);
   }
 
   /** Replaces `buf` by one of at least `size` bytes, keeping [0, keep), and the source copy when `moveSource`. */

@@ -488,19 +488,12 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
   private emit(list: Output[], tenant: string | undefined): void {
     for (const o of list) {
       if (o.spans === 0) continue;
-      let bytes: Uint8Array;
-      if (o.parts.length === 1) bytes = o.parts[0]!.slice();
-      else {
-        bytes = new Uint8Array(o.bytes);
-        let off = 0;
-        for (const p of o.parts) {
-          bytes.set(p, off);
-          off += p.length;
-        }
-      }
       const ctx: { tenant?: string; durable?: DurableRef[] } = tenant === undefined ? {} : { tenant };
       if (o.refs) ctx.durable = o.refs;
-      const data = Telemetry.fromProto('traces', bytes, o.spans, ctx);
+      // The kept traces' buffers go on as the request's byte ranges (each a
+      // ResourceSpans field), not copied into one buffer: a decided trace's
+      // buffer is never written again.
+      const data = Telemetry.fromParts('traces', o.parts, o.spans, ctx);
       const spans = o.spans;
       const p: Promise<void> = this.next
         .consume(data)
