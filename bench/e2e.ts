@@ -185,10 +185,36 @@ async function main() {
     await new Promise((r) => setTimeout(r, 50));
   }
 
-  // Pre-encode distinct requests (distinct trace ids) and reuse them.
+  // Pre-encode 64 requests (10 traces of 10 spans each) and reuse them. Each
+  // send stamps its own number into the last 4 bytes of every trace id, so
+  // trace ids never repeat, as in real traffic: a repeated id would reach
+  // tail sampling as a late span of a trace already decided, which skips the
+  // buffering and the decision that new traces go through.
   const bodies: Buffer[] = [];
-  for (let i = 0; i < 64; i++) bodies.push(Buffer.from(tracesCodec.encode(traces(SPANS_PER_REQ, attrs, i * SPANS_PER_REQ))));
+  const idAt: number[][] = [];
+  for (let i = 0; i < 64; i++) {
+    const model = traces(SPANS_PER_REQ, attrs, i * SPANS_PER_REQ);
+    const body = Buffer.from(tracesCodec.encode(model));
+    const at: number[] = [];
+    for (const sp of model[0]!.scopeSpans[0]!.spans) {
+      const field = Buffer.from([0x0a, 0x10, ...sp.traceId]);
+      let from = at.length > 0 ? at[at.length - 1]! : 0;
+      const k = body.indexOf(field, from);
+      if (k < 0) throw new Error('trace id not found in the encoded request');
+      at.push(k + 2);
+      from = k + 2;
+    }
+    bodies.push(body);
+    idAt.push(at);
+  }
   const reqBytes = bodies[0]!.length;
+  let stamp = 0;
+  const nextBody = (k: number): Buffer => {
+    const b = Buffer.from(bodies[k]!);
+    stamp = (stamp + 1) >>> 0;
+    for (const at of idAt[k]!) b.writeUInt32BE(stamp, at + 12);
+    return b;
+  };
 
   // One connection per concurrent sender, so the kernel can spread them over workers.
   const clients = Array.from({ length: concurrency }, () => new grpc.Client(`127.0.0.1:${p.grpc}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
@@ -227,7 +253,7 @@ async function main() {
         next += interval * concurrency;
       }
       const t = performance.now();
-      const ok = await send(bodies[n++ % bodies.length]!, w);
+      const ok = await send(nextBody(n++ % bodies.length), w);
       latencies.push(performance.now() - t);
       if (ok) accepted += SPANS_PER_REQ;
       else refused += SPANS_PER_REQ;

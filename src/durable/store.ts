@@ -22,9 +22,10 @@ export interface RecordStore {
    * Appends a record; resolves with its id once the transaction holding it has
    * committed (with the storage's fsync policy). Rejects with a retryable
    * ConsumerError when the storage is full (`exhausted`, with a retry-after)
-   * or unavailable (`unavailable`).
+   * or unavailable (`unavailable`). `data` is the payload, or byte ranges
+   * that join into it.
    */
-  append(owner: string, signal: Signal, data: Uint8Array, items: number, ctx: RequestContext): Promise<RecordInfo>;
+  append(owner: string, signal: Signal, data: Uint8Array | readonly Uint8Array[], items: number, ctx: RequestContext): Promise<RecordInfo>;
   /** Deletes a record. Deletions are batched into the next transaction; a crash before it means the record is seen again. */
   remove(id: number, size: number): void;
   /** The records of one owner, oldest first. */

@@ -19,7 +19,8 @@ const CACHE_BYTES = 32 * 1024 * 1024;
 
 export class PersistentQueue implements BatchQueue {
   readonly persistent = true;
-  private cache = new Map<number, { data: Uint8Array; ctx: Telemetry['ctx'] }>();
+  /** Batches stored and not yet taken, kept as their byte ranges so a taker need not read them back. */
+  private cache = new Map<number, { parts: readonly Uint8Array[]; length: number; ctx: Telemetry['ctx'] }>();
   private cached = 0;
   private backlog: RecordInfo[] = [];
   private head = 0;
@@ -72,10 +73,12 @@ export class PersistentQueue implements BatchQueue {
 
   async offer(data: Telemetry): Promise<void> {
     if (this.closed) throw unavailableError('exporter is shutting down', 1000, 'SIEVE_ERR_SHUTTING_DOWN');
-    const bytes = data.toProto();
+    // A batch joined from requests is stored from its ranges, not joined into one buffer first.
+    const parts = data.protoParts();
+    const length = data.protoLength();
     const items = data.itemCount();
     // The size charged is payload plus context; the context is small, so the payload is a close estimate here.
-    const units = this.units(items, bytes.length);
+    const units = this.units(items, length);
     while (this.used + units > this.cfg.queue_size && this.used > 0) {
       if (!this.cfg.block_on_overflow) throw throttleError('sending queue is full', this.opts.retryAfterMs?.() ?? 1000, 'SIEVE_ERR_QUEUE_FULL');
       await new Promise<void>((r) => this.spaceWaiters.push(r));
@@ -84,7 +87,7 @@ export class PersistentQueue implements BatchQueue {
     this.used += units;
     let info: RecordInfo;
     try {
-      info = await this.store.append(this.owner, this.signal, bytes, items, data.ctx);
+      info = await this.store.append(this.owner, this.signal, parts, items, data.ctx);
     } catch (e) {
       this.used -= units;
       this.spaceWaiters.shift()?.();
@@ -93,11 +96,11 @@ export class PersistentQueue implements BatchQueue {
     // Charged as recorded from now on (done() gives back the same amount).
     this.used += this.units(info.items, info.size) - units;
     if (this.closed) return; // committed: sent after the next start
-    if (this.cached + bytes.length <= CACHE_BYTES) {
+    if (this.cached + length <= CACHE_BYTES) {
       const ctx = { ...data.ctx };
       delete ctx.durable; // released once committed; the queued copy holds none
-      this.cache.set(info.id, { data: bytes, ctx });
-      this.cached += bytes.length;
+      this.cache.set(info.id, { parts, length, ctx });
+      this.cached += length;
     }
     this.backlog.push(info);
     const w = this.waiters.shift();
@@ -120,9 +123,9 @@ export class PersistentQueue implements BatchQueue {
       const hit = this.cache.get(info.id);
       if (hit) {
         this.cache.delete(info.id);
-        this.cached -= hit.data.length;
+        this.cached -= hit.length;
       }
-      const rec = hit ?? (await this.store.read(info.id));
+      const rec = hit ? { parts: hit.parts, ctx: hit.ctx } : await this.store.read(info.id).then((r) => r && { parts: [r.data], ctx: r.ctx });
       if (!rec && !this.store.available() && !this.closed) {
         // The database is being reopened: wait for it rather than skipping the batch.
         await new Promise<void>((r) => this.store.whenOpen(r));
@@ -140,7 +143,7 @@ export class PersistentQueue implements BatchQueue {
       }
       let finished = false;
       return {
-        data: Telemetry.fromProto(this.signal, rec.data, info.items, rec.ctx),
+        data: Telemetry.fromParts(this.signal, rec.parts, info.items, rec.ctx),
         done: () => {
           if (finished) return;
           finished = true;

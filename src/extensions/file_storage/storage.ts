@@ -53,7 +53,10 @@ const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 interface PendingAppend {
   owner: string;
   signal: Signal;
-  data: Uint8Array;
+  /** The payload, or byte ranges that join into it. */
+  data: Uint8Array | readonly Uint8Array[];
+  /** The payload's length. */
+  length: number;
   items: number;
   meta: string;
   size: number;
@@ -271,14 +274,21 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     else if (!this.closed) this.openWaiters.push(fn);
   }
 
-  append(owner: string, signal: Signal, data: Uint8Array, items: number, ctx: RequestContext): Promise<RecordInfo> {
+  /**
+   * Stores one record: `data` is its payload, or byte ranges that join into
+   * it (copied one after another into the commit's buffer, never joined first).
+   */
+  append(owner: string, signal: Signal, data: Uint8Array | readonly Uint8Array[], items: number, ctx: RequestContext): Promise<RecordInfo> {
     if (!this.isOpen) {
       this.refused.inc({ ...this.labels, reason: 'unavailable' });
       const why = this.closed ? 'is shut down' : `is unavailable: ${this.openError ?? 'not started'}`;
       return Promise.reject(unavailableError(`${this.storageId} ${why}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_UNAVAILABLE'));
     }
     const meta = encodeContext(ctx);
-    const size = data.length + meta.length;
+    let length = 0;
+    if (data instanceof Uint8Array) length = data.byteLength;
+    else for (const d of data) length += d.byteLength;
+    const size = length + meta.length;
     const max = this.cfg.max_size_bytes;
     if (max > 0 && this.used + size > max) {
       this.refused.inc({ ...this.labels, reason: 'full' });
@@ -289,7 +299,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     }
     this.used += size;
     return new Promise((resolve, reject) => {
-      this.pending.push({ owner, signal, data, items, meta, size, resolve, reject });
+      this.pending.push({ owner, signal, data, length, items, meta, size, resolve, reject });
       this.scheduleFlush(false);
     });
   }
@@ -373,15 +383,21 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     // buffer per commit (allocation, zero fill, GC of external memory) cost ~10% of the daemon's
     // CPU in bench/durable.ts.
     let total = 0;
-    for (const a of appends) total += a.data.byteLength;
+    for (const a of appends) total += a.length;
     if (!this.shared || this.shared.byteLength < total) this.shared = new SharedArrayBuffer(Math.max(1 << 20, 2 ** Math.ceil(Math.log2(total))));
     const buf = new Uint8Array(this.shared, 0, total);
     const head: (string | number)[] = [];
     let off = 0;
     for (const a of appends) {
-      buf.set(a.data, off);
-      off += a.data.byteLength;
-      head.push(a.owner, a.signal, a.items, a.size, a.meta, a.data.byteLength);
+      if (a.data instanceof Uint8Array) {
+        buf.set(a.data, off);
+        off += a.data.byteLength;
+      } else
+        for (const d of a.data) {
+          buf.set(d, off);
+          off += d.byteLength;
+        }
+      head.push(a.owner, a.signal, a.items, a.size, a.meta, a.length);
     }
     this.committing = true;
     this.call({ op: 'commit', head: JSON.stringify(head), buf, dels }).then(
