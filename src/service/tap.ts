@@ -3,7 +3,7 @@
 // written only when the client's socket buffer has room, otherwise the sample
 // is dropped and counted.
 import type { ServerResponse } from 'node:http';
-import { itemsOf } from '../configtest/runner.js';
+import { itemsOf } from '../configtest/items.js';
 import type { Signal } from '../pdata/model.js';
 import type { Telemetry } from '../pdata/telemetry.js';
 import type { SelfTelemetry } from './telemetry.js';

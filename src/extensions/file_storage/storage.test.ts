@@ -124,7 +124,7 @@ describe('file_storage', () => {
     const dir = tmp();
     const s = await storage({ directory: dir });
     const q = s.createQueue('otlp', 'traces', queueSchema.parse({ storage: 'file_storage' }, [], new Issues()), (d) => d.protoLength());
-    await q.start?.();
+    await q.start?.(host());
     const reqs = [traces(0, 3), traces(3, 4), traces(7, 2)];
     const batch = Telemetry.concat('traces', reqs);
     expect(batch.protoParts()).toHaveLength(3);
@@ -135,12 +135,12 @@ describe('file_storage', () => {
     const first = (await q.take())!;
     expect(first.data.protoParts()).toEqual(reqs.map((r) => r.toProto()));
     expect(seqsOf(first.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    first.done();
+    first.done(true);
     await s.shutdown();
     // Read back after a restart: one payload, the same bytes.
     const again = await storage({ directory: dir });
     const q2 = again.createQueue('otlp', 'traces', queueSchema.parse({ storage: 'file_storage' }, [], new Issues()), (d) => d.protoLength());
-    await q2.start?.();
+    await q2.start?.(host());
     const rest = (await q2.take())!;
     expect(seqsOf(rest.data)).toEqual([9]);
     const rec = await again.read((await again.list('queue/otlp/traces'))[0]!.id);
