@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,6 +204,42 @@ describe('GrpcClient', () => {
     const err = await failure(p);
     expect(err.code).toBe(GrpcStatus.CANCELLED);
     expect(err.details).toContain('export timed out');
+  });
+
+  it('drops a connection that went silent after a call on it timed out, and connects afresh', async () => {
+    const s = await grpcServer();
+    stops.push(s.stop);
+    // A TCP relay whose connections can go silent: no data either way, no FIN (a peer or a middlebox gone).
+    const silent = new Set<net.Socket>();
+    const relay = net.createServer((inbound) => {
+      const out = net.connect(s.port, '127.0.0.1');
+      inbound.on('data', (d) => !silent.has(inbound) && out.write(d));
+      out.on('data', (d) => !silent.has(inbound) && inbound.write(d));
+      inbound.on('error', () => undefined);
+      out.on('error', () => undefined);
+      inbound.on('close', () => out.destroy());
+      conns.push(inbound);
+    });
+    const conns: net.Socket[] = [];
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    stops.push(async () => {
+      for (const c of conns) c.destroy();
+      await new Promise<void>((r) => relay.close(() => r()));
+    });
+    const c = client((relay.address() as net.AddressInfo).port);
+    await c.unary(PATH, [Buffer.from('before')], {});
+    for (const k of conns) silent.add(k);
+    const ac = new AbortController();
+    const timedOut = c.unary(PATH, [Buffer.from('lost')], {}, ac.signal);
+    setTimeout(() => ac.abort(new Error('export timed out')), 100);
+    expect((await failure(timedOut)).code).toBe(GrpcStatus.CANCELLED);
+    // The ping after the timeout goes unanswered: the connection is dropped, the next call opens a new one.
+    await new Promise((r) => setTimeout(r, 2300));
+    const ac2 = new AbortController();
+    const t = setTimeout(() => ac2.abort(new Error('still on the dead connection')), 1500);
+    await c.unary(PATH, [Buffer.from('after')], {}, ac2.signal);
+    clearTimeout(t);
+    expect(s.seen.map((x) => x.body.toString())).toEqual(['before', 'after']);
   });
 
   it('refuses a response larger than the limit', async () => {

@@ -131,6 +131,9 @@ function joinHostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** How long a connection may take to answer a ping after a call on it timed out. */
+const PROBE_TIMEOUT_MS = 2000;
+
 /** How long round-robin keeps a resolution before a connection failure may renew it. */
 const RESOLVE_MIN_INTERVAL_MS = 5000;
 
@@ -229,6 +232,7 @@ export class GrpcClient {
         if (settled) return;
         // A name that never answers: the next call connects afresh.
         if (session.connecting) this.drop(ep, session, true);
+        else this.probe(ep, session);
         st.close(http2.constants.NGHTTP2_CANCEL);
         done(new GrpcError(GrpcStatus.CANCELLED, `cancelled: ${String((signal?.reason as Error | undefined)?.message ?? 'aborted')}`));
       };
@@ -371,6 +375,34 @@ export class GrpcClient {
     ep.session = s;
     return s;
   }
+
+  /**
+   * After a call timed out on an open connection: a connection that died
+   * without a word (a peer or a middlebox gone, no FIN) would take every
+   * later call until TCP gives up, so it is pinged, and dropped when the
+   * ping is not answered within PROBE_TIMEOUT_MS.
+   */
+  private probe(ep: Endpoint, s: http2.ClientHttp2Session): void {
+    if (this.probing.has(s) || s.destroyed || s.closed) return;
+    this.probing.add(s);
+    const timer = setTimeout(() => {
+      this.probing.delete(s);
+      this.drop(ep, s, true);
+    }, PROBE_TIMEOUT_MS);
+    timer.unref();
+    const sent = s.ping((err) => {
+      clearTimeout(timer);
+      this.probing.delete(s);
+      if (err) this.drop(ep, s, true);
+    });
+    if (!sent) {
+      clearTimeout(timer);
+      this.probing.delete(s);
+      this.drop(ep, s, true);
+    }
+  }
+
+  private readonly probing = new WeakSet<http2.ClientHttp2Session>();
 
   /** Forgets a connection that can take no more calls (`failed`: also renew the resolution). */
   private drop(ep: Endpoint, s: http2.ClientHttp2Session, failed = false): void {
