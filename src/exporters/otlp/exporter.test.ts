@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CreateSettings, ExporterComponent, ExporterFactory } from '../../component/component.js';
 import type { ConsumerError } from '../../component/errors.js';
 import { Issues } from '../../config/schema.js';
@@ -118,6 +122,64 @@ describe('otlp and otlphttp exporters', () => {
     await e.consume(batch);
     const sent = tracesCodec.decode(sink.bodies[0]!);
     expect(sent.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.name)))).toEqual(good[0]!.scopeSpans[0]!.spans.map((s) => s.name));
+  });
+
+  it('sends over mutual TLS: the server checks the client certificate, the client the server name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sieve-otlp-tls-'));
+    const f = (n: string) => join(dir, n);
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f('ca-key.pem'), '-out', f('ca.pem'), '-subj', '/CN=test-ca', '-days', '2');
+    for (const [name, subj, ext] of [
+      ['server', '/CN=backend', 'subjectAltName=DNS:backend.test'],
+      ['client', '/CN=sieve', 'subjectAltName=DNS:sieve'],
+    ] as const) {
+      openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}-key.pem`), '-out', f(`${name}.csr`), '-subj', subj);
+      writeFileSync(f(`${name}.ext`), ext);
+      openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca-key.pem'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f(`${name}.ext`));
+    }
+    const server = new grpc.Server();
+    const peers: string[] = [];
+    server.addService(
+      { Export: { path: PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } } as grpc.ServiceDefinition,
+      {
+        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+          peers.push(String(call.getAuthContext().sslPeerCertificate?.subject.CN));
+          cb(null, Buffer.alloc(0));
+        },
+      },
+    );
+    const creds = grpc.ServerCredentials.createSsl(readFileSync(f('ca.pem')), [{ cert_chain: readFileSync(f('server.pem')), private_key: readFileSync(f('server-key.pem')) }], true);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))));
+    stops.push(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+    const tls = { ca_file: f('ca.pem'), server_name_override: 'backend.test' };
+    const ok = await exporter(otlpExporterFactory, { endpoint: `https://127.0.0.1:${port}`, tls: { ...tls, cert_file: f('client.pem'), key_file: f('client-key.pem') } });
+    await ok.consume(joinedBatch().batch);
+    expect(peers).toEqual(['sieve']);
+    // Without a client certificate the handshake fails: a retryable error, nothing delivered.
+    const anon = await exporter(otlpExporterFactory, { endpoint: `https://127.0.0.1:${port}`, tls });
+    const err = (await anon.consume(joinedBatch().batch).then(
+      () => undefined,
+      (x: unknown) => x,
+    )) as ConsumerError;
+    expect(err?.kind).toBe('unavailable');
+    // A server name the certificate does not carry is refused too.
+    const wrongName = await exporter(otlpExporterFactory, { endpoint: `https://127.0.0.1:${port}`, tls: { ca_file: f('ca.pem'), server_name_override: 'other.test', cert_file: f('client.pem'), key_file: f('client-key.pem') } });
+    const err2 = (await wrongName.consume(joinedBatch().batch).then(
+      () => undefined,
+      (x: unknown) => x,
+    )) as ConsumerError;
+    expect(err2?.kind).toBe('unavailable');
+    expect(peers).toEqual(['sieve']);
+  });
+
+  it('fails to start on a client certificate that is not one', async () => {
+    const issues = new Issues();
+    const cfg = otlpExporterFactory.schema.parse({ endpoint: 'https://127.0.0.1:1', tls: { cert_pem: 'not a certificate', key_pem: 'not a key' } }, [], issues);
+    expect(issues.errors).toEqual([]);
+    const telemetry = new SelfTelemetry();
+    const e = otlpExporterFactory.create({ id: 'otlp', kind: 'exporter', logger: nopLogger, telemetry, instanceId: 't', now: Date.now }, cfg, 'traces');
+    await expect(e.start(testHost(telemetry))).rejects.toThrow(/PEM|certificate|key/i);
+    await e.shutdown();
   });
 
   it.each([

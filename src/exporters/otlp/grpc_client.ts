@@ -21,7 +21,7 @@ import net, { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 
 const gzip = promisify(zlib.gzip);
 const gunzip = promisify(zlib.gunzip);
@@ -147,8 +147,14 @@ export class GrpcClient {
   private readonly host: string;
   private readonly port: number;
   private readonly authority: string;
+  /** Built once, so that unreadable certificates or keys fail at start, not at the first call. */
+  private readonly secureContext: SecureContext | undefined;
 
   constructor(private readonly opts: GrpcClientOptions) {
+    if (opts.secure) {
+      const { servername: _s, rejectUnauthorized: _r, ...material } = opts.tls ?? {};
+      this.secureContext = createSecureContext(material);
+    }
     if (opts.target.startsWith('unix:')) {
       this.unixPath = opts.target.slice(5);
       this.host = 'localhost';
@@ -357,7 +363,8 @@ export class GrpcClient {
       settings: { enablePush: false },
     };
     if (this.opts.secure) {
-      Object.assign(o, this.opts.tls ?? {});
+      o.secureContext = this.secureContext;
+      o.rejectUnauthorized = this.opts.tls?.rejectUnauthorized ?? true;
       o.ALPNProtocols = ['h2'];
       // Certificates are checked against the target's name, also when round-robin connects to an address.
       o.servername = this.opts.tls?.servername ?? (isIP(this.host) === 0 ? this.host : undefined);
