@@ -28,6 +28,12 @@ async function spawnWorkers(yaml: string, dir?: string): Promise<SpawnedSieve> {
   return s;
 }
 
+/** SIGTERM, and exit code 0; the daemon's last output is the message otherwise. */
+async function stopsCleanly(d: SpawnedSieve): Promise<void> {
+  const code = await d.kill('SIGTERM');
+  expect(code, d.stderr().slice(-4000)).toBe(0);
+}
+
 async function metrics(port: number, worker?: number): Promise<string> {
   const r = await fetch(`http://127.0.0.1:${port}/metrics${worker === undefined ? '' : `?worker=${worker}`}`);
   expect(r.status).toBe(200);
@@ -161,8 +167,7 @@ describe('workers', () => {
     expect(routed(per[0]!)).toBe(received(per[1]!));
     expect(routed(per[1]!)).toBe(received(per[0]!));
     expect(metricValue(total, 'sieve_workers', { state: 'ready' })).toBe(2);
-    const code = await d.kill('SIGTERM');
-    expect(code, d.stderr().slice(-4000)).toBe(0);
+    await stopsCleanly(d);
   }, 120_000);
 
   it('restarts a worker killed with -9 under load, and with durable acknowledgement loses no acknowledged span', async () => {
@@ -231,7 +236,7 @@ service:
     // Each worker keeps its own state directory and instance id.
     const base = readFileSync(join(dir, 'data', 'instance-id'), 'utf8').trim();
     expect(base).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await d.kill('SIGTERM')).toBe(0);
+    await stopsCleanly(d);
   }, 120_000);
 
   it('signs per worker stream; sieve verify checks the workers\' output together and reports each stream', async () => {
@@ -280,7 +285,7 @@ service:
         .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean))
         .reduce((n, l) => n + (JSON.parse(l) as { resourceSpans: { scopeSpans: { spans: unknown[] }[] }[] }).resourceSpans.reduce((m, r) => m + r.scopeSpans.reduce((k, s) => k + s.spans.length, 0), 0), 0);
     await waitFor(() => spans() === 120, { what: '120 signed spans written', timeoutMs: 20_000 });
-    expect(await d.kill('SIGTERM')).toBe(0);
+    await stopsCleanly(d);
     // One file per worker, each its own line chain.
     expect(files().map((f) => f.split('/').pop()).sort()).toEqual(['signed-worker-0.jsonl', 'signed-worker-1.jsonl']);
     const r = await runVerify(['--key', 'k1=SIEVE_SIGNING_KEY', '--state', join(dir, 'sign-state'), '--state', join(dir, 'file-state'), '--from-genesis', join(dir, 'out')], { env });
@@ -362,6 +367,6 @@ service:
       expect(n).not.toMatch(/second-[0-9]/);
       expect(n).toMatch(/first-[0-9]/);
     }
-    expect(await d.kill('SIGTERM')).toBe(0);
+    await stopsCleanly(d);
   }, 60_000);
 });

@@ -118,8 +118,18 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
   };
   refreshUp();
   const ports = () => Object.fromEntries(slots.filter((s) => s.port !== undefined).map((s) => [String(s.index), s.port!]));
+  // A worker that is exiting can close its channel while it still reads as
+  // connected: the send then fails later, with an 'error' event that would
+  // end the supervisor. The callback takes that failure; the worker's exit
+  // is handled by its 'exit' event.
+  const post = (w: Worker, m: Msg) => {
+    if (!w.isConnected()) return;
+    w.send(m, undefined, (err) => {
+      if (err) logger.debug('Message to a worker not delivered', { type: m.type, error: err });
+    });
+  };
   const broadcast = (m: Msg, except?: number) => {
-    for (const s of slots) if (s.worker && s.index !== except && s.worker.isConnected()) s.worker.send(m);
+    for (const s of slots) if (s.worker && s.index !== except) post(s.worker, m);
   };
   const metrics = async (): Promise<string> => {
     const [workers, mine] = await Promise.all([aggregator.clusterMetrics(), own.metrics()]);
@@ -134,7 +144,7 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
     return new Promise((resolve, reject) => {
       const id = ++ownId;
       ownWaiters.set(id, resolve);
-      w.send({ type: 'sieve:own-metrics-req', id });
+      post(w, { type: 'sieve:own-metrics-req', id });
       setTimeout(() => ownWaiters.delete(id) && reject(new Error(`worker ${index} did not answer in time`)), 5000).unref();
     });
   };
@@ -153,6 +163,7 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
       SIEVE_WORKER_TOKEN: token,
     });
     s.worker = w;
+    w.on('error', (err) => logger.debug('Worker channel error', { worker: s.index, error: err }));
     w.on('message', (m: Msg) => {
       if (m.type === 'sieve:ready') {
         s.ready = true;
@@ -163,7 +174,7 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
         if (slots.every((x) => x.ready)) firstReady();
       } else if (m.type === 'sieve:hello') {
         // The others' hop ports before it starts: its replay may hand parts to them.
-        w.send({ type: 'sieve:peers', ports: ports() });
+        post(w, { type: 'sieve:peers', ports: ports() });
       } else if (m.type === 'sieve:admin') {
         broadcast(m, s.index);
       } else if (m.type === 'sieve:reload') {
@@ -174,8 +185,8 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
         f?.(m.text);
       } else if (m.type === 'sieve:metrics-req') {
         (m.worker === undefined ? metrics() : workerMetrics(m.worker)).then(
-          (text) => w.isConnected() && w.send({ type: 'sieve:metrics-res', id: m.id, text }),
-          (e: Error) => w.isConnected() && w.send({ type: 'sieve:metrics-res', id: m.id, error: e.message }),
+          (text) => post(w, { type: 'sieve:metrics-res', id: m.id, text }),
+          (e: Error) => post(w, { type: 'sieve:metrics-res', id: m.id, error: e.message }),
         );
       } else if (m.type === 'sieve:fatal') {
         // A worker that cannot start (a port taken, storage missing) would fail again the same way.
@@ -231,7 +242,7 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
                 };
                 w.on('message', on);
                 w.once('exit', () => r());
-                w.send({ type: 'sieve:quiesce' });
+                post(w, { type: 'sieve:quiesce' });
               }),
           ),
         ),
@@ -247,7 +258,7 @@ export async function runSupervisor(cfg: ServiceConfig, count: number, opts: Sup
                 new Promise<void>((r) => {
                   const w = s.worker!;
                   w.once('exit', () => r());
-                  if (w.isConnected()) w.send({ type: 'sieve:shutdown' });
+                  if (w.isConnected()) post(w, { type: 'sieve:shutdown' });
                   else w.kill('SIGTERM');
                 }),
             ),
