@@ -123,6 +123,19 @@ describe('GrpcClient', () => {
     expect(res.toString()).toBe('response body');
   });
 
+  it('takes an OK call with a response it cannot read as accepted, with an empty response', async () => {
+    const srv = await h2Server((st) => {
+      st.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      st.on('wantTrailers', () => st.sendTrailers({ 'grpc-status': '0' }));
+      // A prefix that promises 100 bytes, then 3.
+      st.end(Buffer.from([0, 0, 0, 0, 100, 1, 2, 3]));
+      st.resume();
+    });
+    stops.push(srv.stop);
+    const res = await client(srv.port).unary(PATH, [Buffer.from('x')], {});
+    expect(res.length).toBe(0);
+  });
+
   it('carries the status, the percent-decoded message and the status details of a failed call', async () => {
     const details = Buffer.from([0x08, 0x08, 0x12, 0x02, 0x68, 0x69]);
     const md = new grpc.Metadata();
