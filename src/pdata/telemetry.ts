@@ -217,10 +217,7 @@ export class Telemetry<S extends Signal = Signal> {
           if (p.bytes.length > 0) ranges.push(p.bytes);
         } else for (const r of p.parts!) ranges.push(r);
       }
-      const t = new Telemetry(signal, undefined, undefined, total, mergedCtx);
-      if (ranges.length > 1) t.parts = ranges;
-      else t.bytes = ranges[0] ?? new Uint8Array(0);
-      return t;
+      return Telemetry.fromParts(signal, ranges, total, mergedCtx);
     }
     const model: ResourceOf<S>[] = [];
     for (const p of parts) {

@@ -143,6 +143,10 @@ export class GrpcClient {
   private turn = 0;
   private resolving: Promise<void> | undefined;
   private resolvedAt = 0;
+  /** Set when a connection failed: the name is resolved again (at most every RESOLVE_MIN_INTERVAL_MS). */
+  private stale = false;
+  /** Connections with a probe() ping in flight. */
+  private readonly probing = new WeakSet<http2.ClientHttp2Session>();
   private closed = false;
   private readonly unixPath: string | undefined;
   private readonly host: string;
@@ -324,9 +328,6 @@ export class GrpcClient {
     return ep;
   }
 
-  /** Set when a connection failed: the name is resolved again (at most every RESOLVE_MIN_INTERVAL_MS). */
-  private stale = false;
-
   private resolve(): Promise<void> {
     if (this.resolving) return this.resolving;
     if (Date.now() - this.resolvedAt < RESOLVE_MIN_INTERVAL_MS && this.endpoints.length > 0) {
@@ -407,8 +408,6 @@ export class GrpcClient {
       this.drop(ep, s, true);
     }
   }
-
-  private readonly probing = new WeakSet<http2.ClientHttp2Session>();
 
   /** Forgets a connection that can take no more calls (`failed`: also renew the resolution). */
   private drop(ep: Endpoint, s: http2.ClientHttp2Session, failed = false): void {

@@ -53,8 +53,8 @@ const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 interface PendingAppend {
   owner: string;
   signal: Signal;
-  /** The payload, or byte ranges that join into it. */
-  data: Uint8Array | readonly Uint8Array[];
+  /** Byte ranges that join into the payload. */
+  parts: readonly Uint8Array[];
   /** The payload's length. */
   length: number;
   items: number;
@@ -285,9 +285,9 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
       return Promise.reject(unavailableError(`${this.storageId} ${why}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_UNAVAILABLE'));
     }
     const meta = encodeContext(ctx);
+    const parts = data instanceof Uint8Array ? [data] : data;
     let length = 0;
-    if (data instanceof Uint8Array) length = data.byteLength;
-    else for (const d of data) length += d.byteLength;
+    for (const d of parts) length += d.byteLength;
     const size = length + meta.length;
     const max = this.cfg.max_size_bytes;
     if (max > 0 && this.used + size > max) {
@@ -299,7 +299,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     }
     this.used += size;
     return new Promise((resolve, reject) => {
-      this.pending.push({ owner, signal, data, length, items, meta, size, resolve, reject });
+      this.pending.push({ owner, signal, parts, length, items, meta, size, resolve, reject });
       this.scheduleFlush(false);
     });
   }
@@ -389,14 +389,10 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     const head: (string | number)[] = [];
     let off = 0;
     for (const a of appends) {
-      if (a.data instanceof Uint8Array) {
-        buf.set(a.data, off);
-        off += a.data.byteLength;
-      } else
-        for (const d of a.data) {
-          buf.set(d, off);
-          off += d.byteLength;
-        }
+      for (const d of a.parts) {
+        buf.set(d, off);
+        off += d.byteLength;
+      }
       head.push(a.owner, a.signal, a.items, a.size, a.meta, a.length);
     }
     this.committing = true;

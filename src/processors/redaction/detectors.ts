@@ -834,6 +834,7 @@ export class DetectorEngine {
     let minDigits = Infinity;
     let runPatterns = 0;
     let ungated = 0;
+    if (act.length > 32) throw new Error('more than 32 detector patterns');
     act.forEach((i, k) => {
       const p = PATTERNS[i]!;
       // A gate is a set of features one of which the pattern cannot match without.
@@ -852,7 +853,6 @@ export class DetectorEngine {
       if (all !== 0) this.gatedBy[31 - Math.clz32(all)]! |= 1 << k;
       else if (g !== 0) for (let b = 0; b < 32; b++) if (g & (1 << b)) this.gatedBy[b]! |= 1 << k;
     });
-    if (act.length > 32) throw new Error('more than 32 detector patterns');
     this.ungated = ungated;
     this.gates = gates;
     this.minDigits = minDigits;

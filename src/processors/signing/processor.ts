@@ -78,13 +78,9 @@ export class SigningProcessor implements ProcessorComponent {
     if (data.signal !== 'traces' && data.signal !== 'logs') return this.next.consume(data);
     if (this.wire !== undefined && data.hasProto()) {
       const st: SignStats = { signed: 0, unsignedDepth: 0, unsignedSize: 0 };
-      const parts = data.protoParts();
-      if (parts.length === 1) data.replaceProto(this.wire.sign(data.signal, parts[0]!, st));
-      else {
-        // A batch joined from requests: its parts go into the signer's buffer, not into one new buffer first.
-        const out = this.wire.signParts(data.signal, parts, st);
-        if (out !== undefined) data.replaceProto(out);
-      }
+      // A batch joined from requests goes into the signer's buffer as its ranges, not joined into one new buffer first.
+      const out = this.wire.signParts(data.signal, data.protoParts(), st);
+      if (out !== undefined) data.replaceProto(out);
       this.count(st);
       return this.next.consume(data);
     }

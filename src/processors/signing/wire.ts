@@ -105,45 +105,44 @@ export class WireSigner extends CanonicalBuffer {
    * Returns the signed request; `macs` receives each MAC in order.
    */
   sign(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs?: string[]): Uint8Array {
-    return this.signAt(signal, buf, st, macs, false);
+    return this.signParts(signal, [buf], st, macs) ?? buf;
   }
 
   /**
-   * sign() over the concatenation of `parts` (whole requests, in order: a
-   * batch joined from requests), which are copied one after another into the
-   * signer's own buffer, where the walk reads them, instead of into one new
-   * buffer. Returns the signed request, or undefined when nothing was signed
-   * (the parts are then the result as they are).
+   * sign() over the concatenation of `parts` (whole requests, in order: one
+   * request, or a batch joined from requests). They are copied one after
+   * another to the top of the signer's own buffer, where the walk reads them
+   * and long strings are copied from (see copyIn()); a request over
+   * SOURCE_COPY_MAX is walked where it lies. Returns the signed request, or
+   * undefined when nothing was signed (the parts are then the result as they
+   * are).
    */
   signParts(signal: 'traces' | 'logs', parts: readonly Uint8Array[], st: SignStats, macs?: string[]): Uint8Array | undefined {
     let n = 0;
     for (const p of parts) n += p.length;
     const at = this.sourceSlot(n);
-    if (at < 0) {
-      const whole = Buffer.concat(parts, n);
-      const out = this.sign(signal, whole, st, macs);
-      return out.buffer === whole.buffer && out.byteOffset === whole.byteOffset ? undefined : out;
-    }
-    let o = at;
-    for (const p of parts) {
-      this.buf.set(p, o);
-      o += p.length;
-    }
-    // The view stays valid while the walk runs: a buffer that grows is replaced, never written over.
-    const view = this.buf.subarray(at, at + n);
-    const out = this.signAt(signal, view, st, macs, true);
-    // Unchanged, the walk gives back its source: the copy in this buffer, which the next call overwrites.
-    return out.buffer === view.buffer && out.byteOffset === view.byteOffset ? undefined : out;
+    let src: Uint8Array;
+    if (at >= 0) {
+      let o = at;
+      for (const p of parts) {
+        this.buf.set(p, o);
+        o += p.length;
+      }
+      // The view stays valid while the walk runs: a buffer that grows is replaced, never written over.
+      src = this.buf.subarray(at, at + n);
+    } else src = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    const out = this.walk(signal, src, st, macs);
+    // Unchanged, the walk gives back its source (for a copy in this buffer, bytes the next call overwrites).
+    return out.buffer === src.buffer && out.byteOffset === src.byteOffset ? undefined : out;
   }
 
-  /** sign(); `placed`: `buf` is already the source copy at `srcAt`. */
-  private signAt(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined, placed: boolean): Uint8Array {
+  /** Signs the items of the request `buf` (the source copy at `srcAt` when there is one). */
+  private walk(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined): Uint8Array {
     const w = this.w.begin(buf);
     this.src = w.buf;
     this.srcView = new DataView(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
     this.rd.reset(w.buf);
     this.cSrc = undefined;
-    if (!placed) this.placeSource(w.buf);
     const type = signal === 'traces' ? RECORD_SPAN : RECORD_LOG;
     const end = w.len;
     while (w.pos < end) {
@@ -887,16 +886,6 @@ export class WireSigner extends CanonicalBuffer {
   }
 
   // ------------------------------------------------------------ primitives
-
-  /**
-   * Copies the request to the top of `buf` (growing it so that the canonical
-   * form keeps at least as much room below), or notes that there is no copy
-   * for a request over SOURCE_COPY_MAX.
-   */
-  private placeSource(src: Uint8Array): void {
-    const at = this.sourceSlot(src.length);
-    if (at >= 0) this.buf.set(src, at);
-  }
 
   /**
    * Sets `srcAt` to where a source copy of `n` bytes goes at the top of `buf`
