@@ -90,6 +90,10 @@ describe('snappy', () => {
         const c = snappyCompress(input);
         expect(c.length).toBeLessThanOrEqual(32 + n + Math.floor(n / 6));
         expect(Buffer.from(snappyUncompress(c)).equals(Buffer.from(input)), `size ${n}`).toBe(true);
+        // The same bytes as a view into a larger buffer compress the same.
+        const outer = new Uint8Array(n + 13).fill(0xee);
+        outer.set(input, 7);
+        expect(Buffer.from(snappyCompress(outer.subarray(7, 7 + n))).equals(Buffer.from(c)), `view of size ${n}`).toBe(true);
       }
     }
   });

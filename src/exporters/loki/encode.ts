@@ -14,36 +14,16 @@
 // with the timestamp as a string of Unix nanoseconds.
 import { createRequire } from 'node:module';
 import type { ProtoWriter } from '../../pdata/proto/writer.js';
+import { SnappyBlock } from '../../prom/snappy.js';
 import { entryOrder, labelsAsMetadata, type Stream } from './convert.js';
+
+export { SnappyBlock };
 
 const require = createRequire(import.meta.url);
 const snappy = require('snappyjs') as {
   compress(input: Uint8Array): Uint8Array;
   uncompress(input: Uint8Array, maxLength?: number): Uint8Array;
 };
-const { SnappyCompressor } = require('snappyjs/snappy_compressor') as {
-  SnappyCompressor: new (input: Uint8Array) => { maxCompressedLength(): number; compressToBuffer(out: Uint8Array): number };
-};
-
-/**
- * Snappy block compression into a reused output buffer; only the compressed
- * bytes are copied out. snappyjs's compress() allocates the worst case (input
- * + 1/6) for every call: 4.6 MB of garbage for an 8192-record push.
- */
-export class SnappyBlock {
-  private out = new Uint8Array(0);
-  compress(input: Uint8Array): Uint8Array {
-    const c = new SnappyCompressor(input);
-    const max = c.maxCompressedLength();
-    if (this.out.length < max) this.out = new Uint8Array(Math.max(max, this.out.length * 2));
-    const n = c.compressToBuffer(this.out);
-    const result = this.out.slice(0, n);
-    // A rare huge request must not pin its buffer for good.
-    if (this.out.length > 16 * 1024 * 1024 && max < this.out.length / 4) this.out = new Uint8Array(0);
-    return result;
-  }
-}
-
 /**
  * Writes a PushRequest into `w` (which is reset first) from streams whose
  * entries were encoded into `scratch` by `convert`. Entries of a stream that

@@ -18,6 +18,9 @@ function check(s: string): void {
   const onString = engine.candidates(s);
   const onBytes = engine.candidatesBytes(b, 0, b.length);
   expect(onBytes & onString).toBe(onString);
+  // A string inside a larger buffer: what lies before it is no part of its context.
+  const inside = Buffer.concat([Buffer.from('password=tok:'), b, Buffer.from('=x')]);
+  expect(engine.candidatesBytes(inside, 13, 13 + b.length)).toBe(onBytes);
 }
 
 describe('detector prefilter', () => {
