@@ -1,5 +1,5 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Consumer, ConsumeResult } from '../component/component.js';
 import { Issues } from '../config/schema.js';
@@ -202,6 +202,32 @@ describe('sieve verify --pubkey: evidence manifests', () => {
     it('reordered manifests', async () => {
       const f = await tampered((_, m) => void ([m[1], m[2]] = [m[2]!, m[1]!]));
       expect(f).toMatch(/manifests\.jsonl:3: manifest stream inst-a\/traces\/default seq 2 comes after seq 3 at .*manifests\.jsonl:2: manifests reordered/);
+    });
+    it('manifests carried as log records may arrive in any order; a removed one still shows', async () => {
+      const r = await produce();
+      const recs = readFileSync(r.manifests, 'utf8').trim().split('\n').map((l) => {
+        const { leaves: _leaves, ...rec } = JSON.parse(l);
+        return rec;
+      });
+      const line = (rec: unknown) =>
+        JSON.stringify({
+          resourceLogs: [
+            {
+              resource: { attributes: [{ key: 'service.name', value: { stringValue: 'sieve' } }] },
+              scopeLogs: [{ scope: { name: 'sieve.evidence' }, logRecords: [{ timeUnixNano: '1', severityNumber: 9, severityText: 'INFO', eventName: 'sieve.evidence.manifest', body: { stringValue: JSON.stringify(rec) } }] }],
+            },
+          ],
+        }) + '\n';
+      const carried = join(dirname(r.data), 'carried.jsonl');
+      writeFileSync(carried, [recs[1], recs[0], recs[3], recs[2]].map(line).join(''));
+      const ok = await runVerify(['--pubkey', `ev1=${r.pub}`, '-q', r.data, carried]);
+      expect(ok.output).not.toMatch(/reordered/);
+      expect(ok.output).toMatch(/result: +VERIFIED/);
+      expect(ok.exitCode).toBe(0);
+      writeFileSync(carried, [recs[3], recs[0], recs[1]].map(line).join(''));
+      const gap = await runVerify(['--pubkey', `ev1=${r.pub}`, '-q', r.data, carried]);
+      expect(gap.exitCode).toBe(1);
+      expect(fails(gap.output).join('\n')).toMatch(/seq 3 missing between .*carried\.jsonl:3 .* \(seq 2\) and .*carried\.jsonl:1 .* \(seq 4\): manifests removed/);
     });
     it('a removed leaf list entry or an altered leaf list is named', async () => {
       const f = await tampered((_, m) => {

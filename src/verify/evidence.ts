@@ -60,6 +60,12 @@ interface ManifestAt {
   file: string;
   /** Leaf hashes, when the record carries a list that matches the root. */
   leaves?: Buffer[];
+  /**
+   * Read from a log record of a data input: carried through a pipeline,
+   * whose exporters may deliver records in any order, so its place in the
+   * file proves nothing (sequence numbers and previous digests still do).
+   */
+  carried?: boolean;
 }
 
 interface ItemAt {
@@ -170,7 +176,7 @@ export class EvidenceVerifier {
     });
   }
 
-  addManifestRecord(rec: ManifestRecord, where: string, file: string): void {
+  addManifestRecord(rec: ManifestRecord, where: string, file: string, carried = false): void {
     this.stats.manifests++;
     const env = rec.envelope;
     const bad = (why: string) => {
@@ -194,7 +200,7 @@ export class EvidenceVerifier {
         return bad(`${label}: key hand-over from "${m.prev_kid}" to "${m.kid}" is not signed by "${m.prev_kid}" (forged hand-over${pk.length === 0 ? `, or no public key for "${m.prev_kid}"` : ''})`);
       }
     }
-    const at: ManifestAt = { rec, m, digest: manifestDigest(payload).toString('base64'), where, file };
+    const at: ManifestAt = { rec, m, digest: manifestDigest(payload).toString('base64'), where, file, ...(carried ? { carried } : {}) };
     if (rec.leaves !== undefined) {
       const raw = Buffer.from(rec.leaves, 'base64');
       if (raw.length !== m.tree_size * HASH_SIZE || !rootOfConcat(raw, m.tree_size).equals(Buffer.from(m.root, 'base64'))) {
@@ -244,7 +250,7 @@ export class EvidenceVerifier {
               if (typeof rec === 'string') {
                 this.stats.manifestFailures++;
                 this.fail(`${where}: manifest log record unreadable: ${rec}`);
-              } else this.addManifestRecord(rec, where, f.path);
+              } else this.addManifestRecord(rec, where, f.path, true);
               return;
             }
             this.stats.items++;
@@ -328,16 +334,19 @@ export class EvidenceVerifier {
   }
 
   private checkChains(byStream: Map<string, Map<number, ManifestAt>>): void {
-    // Order within each file, and forks (two authentic manifests with one seq).
+    // Order within each manifest file (not among log records carried through
+    // a pipeline), and forks (two authentic manifests with one seq).
     const firstBySeq = new Map<string, ManifestAt>();
     const lastInFile = new Map<string, ManifestAt>();
     for (const at of this.manifests) {
-      const fk = `${at.file}\u0000${at.m.stream}`;
-      const before = lastInFile.get(fk);
-      if (before && at.m.seq <= before.m.seq && at.digest !== before.digest) {
-        this.chainFail(`${at.where}: manifest stream ${at.m.stream} seq ${at.m.seq} comes after seq ${before.m.seq} at ${before.where}: manifests reordered`);
+      if (!at.carried) {
+        const fk = `${at.file}\u0000${at.m.stream}`;
+        const before = lastInFile.get(fk);
+        if (before && at.m.seq <= before.m.seq && at.digest !== before.digest) {
+          this.chainFail(`${at.where}: manifest stream ${at.m.stream} seq ${at.m.seq} comes after seq ${before.m.seq} at ${before.where}: manifests reordered`);
+        }
+        lastInFile.set(fk, at);
       }
-      lastInFile.set(fk, at);
       const k = `${at.m.stream}\u0000${at.m.seq}`;
       const first = firstBySeq.get(k);
       if (!first) firstBySeq.set(k, at);

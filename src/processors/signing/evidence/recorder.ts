@@ -17,7 +17,6 @@ import { loadPrivateKey } from './keys.js';
 import { MANIFEST_TYPE, PAYLOAD_TYPE, encodeManifest, manifestDigest, type Manifest, type ManifestRecord } from './manifest.js';
 import { LeafBuffer, rootOfConcat } from './merkle.js';
 import { FileManifestSink, LogManifestSink, type ManifestSink } from './sinks.js';
-import { requestTimestamp } from './tsa.js';
 
 export interface EvidenceState {
   version: 1;
@@ -127,6 +126,11 @@ export class EvidenceRecorder {
     const digest = manifestDigest(payload);
     const next = this.tail.then(async () => {
       try {
+        // The RFC 3161 client and its ASN.1 schemas load only when a timestamp
+        // authority is configured: imported at start they cost every daemon
+        // 2.1 MiB of heap and 8 MiB of RSS (importing dist/cli.js: 11.3 and
+        // 40.9 MiB with them, 9.2 and 32.8 MiB without).
+        const { requestTimestamp } = await import('./tsa.js');
         rec.timestamp = (await requestTimestamp(tsa, digest, this.opts.cfg.timestamp_timeout)).toString('base64');
       } catch (e) {
         this.opts.logger.warn('No RFC 3161 timestamp for an evidence manifest; it is written without one', { 'sieve.evidence.seq': seq, error: (e as Error).message });
