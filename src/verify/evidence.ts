@@ -65,7 +65,7 @@ interface ManifestAt {
    * whose exporters may deliver records in any order, so its place in the
    * file proves nothing (sequence numbers and previous digests still do).
    */
-  carried?: boolean;
+  carried: boolean;
 }
 
 interface ItemAt {
@@ -200,7 +200,7 @@ export class EvidenceVerifier {
         return bad(`${label}: key hand-over from "${m.prev_kid}" to "${m.kid}" is not signed by "${m.prev_kid}" (forged hand-over${pk.length === 0 ? `, or no public key for "${m.prev_kid}"` : ''})`);
       }
     }
-    const at: ManifestAt = { rec, m, digest: manifestDigest(payload).toString('base64'), where, file, ...(carried ? { carried } : {}) };
+    const at: ManifestAt = { rec, m, digest: manifestDigest(payload).toString('base64'), where, file, carried };
     if (rec.leaves !== undefined) {
       const raw = Buffer.from(rec.leaves, 'base64');
       if (raw.length !== m.tree_size * HASH_SIZE || !rootOfConcat(raw, m.tree_size).equals(Buffer.from(m.root, 'base64'))) {

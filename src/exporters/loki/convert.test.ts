@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Issues } from '../../config/schema.js';
 import { lokiSchema, type LokiConfig } from './config.js';
 import { compileOptions, convert, labelsAsMetadata, type ConvertStats, type Entry } from './convert.js';
-import { encodeJson, encodeProtobuf, snappy } from './encode.js';
+import { snappyUncompress } from '../../prom/snappy.js';
+import { encodeJson, encodeProtobuf } from './encode.js';
 import { PushRequest, toPlain } from '../../../test/fakes/schemas.js';
 import { parseLabels } from '../../../test/fakes/loki.js';
 import { parseReasons } from './reason.js';
@@ -192,7 +193,7 @@ describe('encoding', () => {
 
   /** Streams as plain data from a snappy PushRequest, decoded with the published schema. */
   function decodeProto(body: Uint8Array) {
-    const req = toPlain(PushRequest, snappy.uncompress(body)) as {
+    const req = toPlain(PushRequest, snappyUncompress(body)) as {
       streams: { labels: string; entries: { timestamp: { seconds: string; nanos: number }; line: string; structuredMetadata: { name: string; value: string }[] }[] }[];
     };
     return req.streams.map((s) => ({
@@ -249,7 +250,7 @@ describe('encoding', () => {
     const w = new ProtoWriter(16);
     const recs = Array.from({ length: 3000 }, (_, i) => record({ timeUnixNano: BigInt(3000 - i), body: `line ${i} `.repeat(5), severityNumber: [9, 13][i % 2]! }));
     const streams = convert([resourceLogs(RES, recs)], compileOptions(cfg({ encoding: 'protobuf' })), undefined, 1n, stats(), scratch)[0]!.streams;
-    const req = toPlain(PushRequest, snappy.uncompress(encodeProtobuf(w, streams, scratch))) as { streams: { entries: { line: string; timestamp: { nanos: number } }[] }[] };
+    const req = toPlain(PushRequest, snappyUncompress(encodeProtobuf(w, streams, scratch))) as { streams: { entries: { line: string; timestamp: { nanos: number } }[] }[] };
     expect(req.streams.map((s) => s.entries.length)).toEqual([1500, 1500]);
     const nanos = req.streams[0]!.entries.map((e) => e.timestamp.nanos);
     expect(nanos).toEqual([...nanos].sort((a, b) => a - b));

@@ -12,18 +12,9 @@
 //
 // JSON (v1): {"streams":[{"stream":{...},"values":[["<ns>","line",{metadata}]]}]}
 // with the timestamp as a string of Unix nanoseconds.
-import { createRequire } from 'node:module';
 import type { ProtoWriter } from '../../pdata/proto/writer.js';
 import { SnappyBlock } from '../../prom/snappy.js';
 import { entryOrder, labelsAsMetadata, type Stream } from './convert.js';
-
-export { SnappyBlock };
-
-const require = createRequire(import.meta.url);
-const snappy = require('snappyjs') as {
-  compress(input: Uint8Array): Uint8Array;
-  uncompress(input: Uint8Array, maxLength?: number): Uint8Array;
-};
 /**
  * Writes a PushRequest into `w` (which is reset first) from streams whose
  * entries were encoded into `scratch` by `convert`. Entries of a stream that
@@ -113,4 +104,3 @@ export function encodeJson(streams: readonly Stream[]): string {
   return out + ']}';
 }
 
-export { snappy };

@@ -15,7 +15,8 @@ import { batchTenant } from './tenant.js';
 import type { LokiConfig } from './config.js';
 import { compileOptions, convert, type ConvertStats } from './convert.js';
 import { convertWire } from './wire.js';
-import { SnappyBlock, encodeJson, encodeProtobuf } from './encode.js';
+import { SnappyBlock } from '../../prom/snappy.js';
+import { encodeJson, encodeProtobuf } from './encode.js';
 import { createHttpClient, type HttpClient } from './http.js';
 import { parseReasons } from './reason.js';
 

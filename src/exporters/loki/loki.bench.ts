@@ -12,7 +12,9 @@ import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { benchLogs } from '../../pdata/testdata/fixtures.js';
 import { lokiSchema } from './config.js';
 import { compileOptions, convert, type ConvertStats } from './convert.js';
-import { SnappyBlock, encodeJson, snappy, writePushRequest } from './encode.js';
+import { createRequire } from 'node:module';
+import { SnappyBlock } from '../../prom/snappy.js';
+import { encodeJson, writePushRequest } from './encode.js';
 
 const RECORDS = 1000;
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);
@@ -30,6 +32,8 @@ const w = new ProtoWriter(64 * 1024);
 const streams = convert(resources, opts, 'team-a', now, stats(), scratch)[0]!.streams;
 writePushRequest(w, streams, scratch);
 const raw = w.buf.slice(0, w.pos);
+// snappyjs, for comparison with the project's compressor.
+const snappy = createRequire(import.meta.url)('snappyjs') as { compress(input: Uint8Array): Uint8Array };
 const compressed = snappy.compress(raw);
 const block = new SnappyBlock();
 const jsonStreams = convert(resources, jsonOpts, 'team-a', now, stats())[0]!.streams;

@@ -60,7 +60,8 @@ export class OidcAuth implements Component, ServerAuthenticator {
     } catch {
       throw new AuthError('unavailable');
     }
-    const { jwtVerify, errors: joseErrors } = await loadJose();
+    // Key sets come from jose: it is loaded once one exists.
+    const { jwtVerify, errors: joseErrors } = jose!;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(m[1]!, keys, {

@@ -88,8 +88,8 @@ function truncated(pos: number): DecodeError {
 }
 
 export class ProtoReader {
-  buf: Uint8Array;
-  view: DataView;
+  buf!: Uint8Array;
+  view!: DataView;
   /** Absolute end of the buffer. */
   len: number;
   pos: number;
@@ -97,16 +97,12 @@ export class ProtoReader {
   lo = 0;
   hi = 0;
   /** The buffer given to the constructor or the last reset(). */
-  private source: Uint8Array;
+  private source: Uint8Array | undefined = undefined;
 
   constructor(buf: Uint8Array, pos = 0, end = buf.length) {
-    this.source = buf;
-    // A Node Buffer's slice() returns a view, not a copy: read through a plain
-    // Uint8Array over the same memory so `bytes` always copies.
-    this.buf = buf.constructor === Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = pos;
-    this.len = Math.min(end, buf.length);
+    this.len = 0;
+    this.reset(buf, pos, end);
   }
 
   /** Starts over on another buffer (readers that walk many requests are reused). */
@@ -115,6 +111,8 @@ export class ProtoReader {
     // its views: a DataView per reset was 1.9% of a Loki load's profile.
     if (buf !== this.source) {
       this.source = buf;
+      // A Node Buffer's slice() returns a view, not a copy: read through a plain
+      // Uint8Array over the same memory so `bytes` always copies.
       this.buf = buf.constructor === Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
