@@ -64,8 +64,9 @@ const KEY_STRIDE = 48;
  * table above keyed by UTF-8 bytes instead of strings. A slot holds up to
  * VALUE_STRIDE bytes (4096 x 128 = 512 KiB, fixed). A repeated clean value
  * costs one hash of four sampled bytes and one compare, instead of the byte
- * prefilter (which lets through most values with a digit run, a dot or a
- * slash) and then a decode and the string scan.
+ * prefilter (and, for values it lets through, a decode and the string scan).
+ * A value is copied in the second time in a row it misses its slot, so values
+ * seen once do not evict repeated ones.
  */
 const VALUE_SLOTS = 4096;
 const VALUE_STRIDE = 128;
@@ -213,7 +214,9 @@ class ByteSlots {
     private readonly stride: number,
   ) {
     this.len = new Int32Array(slots).fill(-1);
+    this.seen = new Int32Array(slots);
     this.bytes = new Uint8Array(slots * stride);
+    this.slotView = new DataView(this.bytes.buffer);
   }
 
   /** True when buf[start, end) is the string in its slot. */
@@ -223,14 +226,61 @@ class ByteSlots {
       this.slot = -1;
       return false;
     }
-    const slot =
-      n === 0 ? 0 : (Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[start + ((n * 3) >> 2)]!, 8191) ^ Math.imul(buf[end - 1]!, 524287)) & (this.slots - 1);
+    const h =
+      n === 0 ? 0 : Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[start + ((n * 3) >> 2)]!, 8191) ^ Math.imul(buf[end - 1]!, 524287);
+    const slot = h & (this.slots - 1);
     this.slot = slot;
     if (this.len[slot] !== n) return false;
-    const b = this.bytes;
+    // Four bytes per step through DataViews: measured on 30- and 100-byte
+    // strings, 0.5 ns per byte against 1.7 for a byte loop (native
+    // Buffer.compare costs about 60 ns a call, whatever the length).
+    if (buf !== this.src) this.view(buf);
+    const dv = this.srcView!;
+    const sv = this.slotView;
     const base = slot * this.stride;
-    for (let i = 0; i < n; i++) if (b[base + i] !== buf[start + i]) return false;
+    const n4 = n & ~3;
+    let i = 0;
+    for (; i < n4; i += 4) if (sv.getInt32(base + i) !== dv.getInt32(start + i)) return false;
+    const b = this.bytes;
+    for (; i < n; i++) if (b[base + i] !== buf[start + i]) return false;
     return true;
+  }
+
+  private src: Uint8Array | undefined;
+  private srcView: DataView | undefined;
+
+  /** A DataView over `buf`, made once per buffer looked up in (a request's bytes). */
+  private view(buf: Uint8Array): void {
+    this.src = buf;
+    this.srcView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  private readonly seen: Int32Array;
+  private readonly slotView: DataView;
+
+  /**
+   * put(), but only when the same bytes missed this slot just before: a
+   * value seen once (an id, a timestamped URL) is not copied in, and does not
+   * evict a repeated one. The test is a hash of every byte, taken only here
+   * (after a miss); has() hashes sampled bytes.
+   */
+  putSeen(buf: Uint8Array, start: number, end: number): void {
+    const slot = this.slot;
+    if (slot < 0) return;
+    if (buf !== this.src) this.view(buf);
+    const dv = this.srcView!;
+    const n = end - start;
+    const n4 = n & ~3;
+    let h = n | 0;
+    let i = 0;
+    for (; i < n4; i += 4) h = Math.imul(h ^ dv.getInt32(start + i), 0x9e3779b1) ^ (h >>> 15);
+    for (; i < n; i++) h = Math.imul(h ^ buf[start + i]!, 0x85ebca6b) ^ (h >>> 13);
+    if (this.seen[slot] !== h) {
+      this.seen[slot] = h;
+      this.slot = -1;
+      return;
+    }
+    this.put(buf, start, end);
   }
 
   /** Stores buf[start, end) in the slot of the last has() of the same bytes. */
@@ -379,7 +429,7 @@ export class Redactor {
 
   /** Records the bytes last looked up by knownClean() as clean. */
   rememberClean(buf: Uint8Array, start: number, end: number): void {
-    this.cleanSlots.put(buf, start, end);
+    this.cleanSlots.putSeen(buf, start, end);
   }
 
   /** The class (K_*) of the key whose UTF-8 bytes are buf[start, end). */

@@ -176,4 +176,24 @@ describe('wire shapes', () => {
       expect(JSON.stringify(got, (_k, x) => (typeof x === 'bigint' ? String(x) : x instanceof Uint8Array ? [...x] : x))).not.toContain('alice@');
     }
   });
+
+  it('a value remembered clean never stands in for other bytes that share its length and sampled bytes', async () => {
+    const h = await harness({ allow_all_keys: true });
+    // The table's slot comes from the length and the bytes at 0, n/2, 3n/4
+    // and n-1. Both values below share all of those; only the second holds an
+    // email. The clean one is seen three times first, so it is in the table.
+    const tail = ' ok; ' + 'z'.repeat(30) + '!';
+    const clean = 'user=' + 'a'.repeat(15) + tail;
+    const dirty = 'user=bob@example.com' + tail;
+    expect(dirty.length).toBe(clean.length);
+    for (const i of [0, clean.length >> 1, (clean.length * 3) >> 2, clean.length - 1]) expect(dirty[i]).toBe(clean[i]);
+    for (let k = 0; k < 3; k++) {
+      const req = traces([span('n', [kv('note', clean)])]).toProto();
+      expect((await h.run(Telemetry.fromProto('traces', req, 1))).toProto()).toBe(req);
+    }
+    const got = (await h.run(Telemetry.fromProto('traces', traces([span('n', [kv('note', dirty), kv('again', clean)])]).toProto(), 1))).read();
+    const attrs = got[0]!.scopeSpans[0]!.spans[0]!.attributes;
+    expect(attrs[0]!.value).toEqual(sv('user=[REDACTED:email]' + tail));
+    expect(attrs[1]!.value).toEqual(sv(clean));
+  });
 });

@@ -447,16 +447,23 @@ export class WireRedactor {
    * Otherwise the caller decodes and scans them, and remembers a clean result.
    */
   private clean(buf: Uint8Array, s: number, e: number): boolean {
-    // The prefilter first: one pass clears most values (17 of the 20 per span
-    // in redaction.bench.ts's data). Only values it lets through, which would
-    // cost a decode and a scan, go to the clean-value table, so the table
-    // holds the expensive ones.
-    if (this.fast) {
-      const cand = this.r.candidatesBytes(buf, s, e);
-      if (cand === 0) return true;
-      this.cand = cand;
+    const r = this.r;
+    if (!this.fast) return r.knownClean(buf, s, e);
+    // The clean-value table first: a repeated value (a user agent, a pod
+    // name) costs one compare, four bytes a step, instead of the prefilter's
+    // table load per byte. A value the prefilter clears is remembered once it
+    // is seen a second time (rememberClean), so unique ones do not churn it.
+    // Measured on redaction.bench.ts's data (15 repeated values of 20 per
+    // span), whole request: 5.2-5.3 µs per span prefilter first, 4.0-4.2 table
+    // first (the same with short values left to the prefilter alone).
+    if (r.knownClean(buf, s, e)) return true;
+    const cand = r.candidatesBytes(buf, s, e);
+    if (cand === 0) {
+      r.rememberClean(buf, s, e);
+      return true;
     }
-    return this.r.knownClean(buf, s, e);
+    this.cand = cand;
+    return false;
   }
 
   /** The detector candidates of the string clean() last passed on (with `fast`). */
