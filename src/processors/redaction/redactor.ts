@@ -57,7 +57,7 @@ export const K_MASK_SENSITIVE = 4;
  * there and its class. A lookup hashes the length and three sampled bytes and
  * compares the bytes, so a repeated key costs no decode and no Map lookup.
  */
-const KEY_SLOTS = 1024;
+export const KEY_SLOTS = 1024;
 const KEY_STRIDE = 48;
 /**
  * Values seen clean, by their bytes, for the byte-level walk: the clean-value
@@ -432,12 +432,19 @@ export class Redactor {
     this.cleanSlots.putSeen(buf, start, end);
   }
 
+  /** The key table's slot of the key last classed by keyClassBytes() (-1: too long for the table). */
+  keySlot = -1;
+
   /** The class (K_*) of the key whose UTF-8 bytes are buf[start, end). */
   keyClassBytes(buf: Uint8Array, start: number, end: number): number {
     const t = this.keySlots;
-    if (t.has(buf, start, end)) return this.keyCls[t.slot]!;
+    if (t.has(buf, start, end)) {
+      this.keySlot = t.slot;
+      return this.keyCls[t.slot]!;
+    }
     const c = this.keyClass(utf8Read(buf, start, end));
     const slot = t.slot;
+    this.keySlot = slot;
     if (slot >= 0) {
       t.put(buf, start, end);
       this.keyCls[slot] = c;

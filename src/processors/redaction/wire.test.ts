@@ -196,4 +196,16 @@ describe('wire shapes', () => {
     expect(attrs[0]!.value).toEqual(sv('user=[REDACTED:email]' + tail));
     expect(attrs[1]!.value).toEqual(sv(clean));
   });
+
+  it('a key whose values never repeat still has every value scanned, secrets and repeats alike', async () => {
+    const h = await harness({ allow_all_keys: true });
+    // 300 unique values send the key past the table's miss limit and through
+    // a probe; values in between hold a secret or repeat one value.
+    for (let i = 0; i < 300; i++) {
+      const v = i % 37 === 36 ? `id ${i} for alice${i}@example.com` : i % 11 === 10 ? 'same value each time, long enough' : `https://shop.example.com/items/${i}?ts=${1_700_000_000 + i}`;
+      const got = (await h.run(traces([span('n', [kv('url', v)])]))).read();
+      const out = got[0]!.scopeSpans[0]!.spans[0]!.attributes[0]!.value;
+      expect(out).toEqual(sv(i % 37 === 36 ? `id ${i} for [REDACTED:email]` : v));
+    }
+  });
 });
