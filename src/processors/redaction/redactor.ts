@@ -14,6 +14,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { AnyValue, KeyValue } from '../../pdata/model.js';
 import { utf8Read } from '../../pdata/proto/reader.js';
+import { equalBytes } from '../../pdata/wire/splice.js';
 import { compileGoRegex, hashFunctionOf, resolveDetectors, type RedactionConfig } from './config.js';
 import { DETECTORS, DetectorEngine, detectorIndex, isSensitiveKey, type MaskFn } from './detectors.js';
 
@@ -208,6 +209,12 @@ class ByteSlots {
   private readonly bytes: Uint8Array;
   /** The slot of the last has() (-1: the string is too long for the table); put() writes there. */
   slot = -1;
+  private readonly slotView: DataView;
+  /** Per slot, the hash of the bytes that last missed it (putSeen). */
+  private readonly seen: Int32Array;
+  /** The buffer of the last lookup and a DataView over it. */
+  private src: Uint8Array | undefined;
+  private srcView: DataView | undefined;
 
   constructor(
     private readonly slots: number,
@@ -231,32 +238,15 @@ class ByteSlots {
     const slot = h & (this.slots - 1);
     this.slot = slot;
     if (this.len[slot] !== n) return false;
-    // Four bytes per step through DataViews: measured on 30- and 100-byte
-    // strings, 0.5 ns per byte against 1.7 for a byte loop (native
-    // Buffer.compare costs about 60 ns a call, whatever the length).
     if (buf !== this.src) this.view(buf);
-    const dv = this.srcView!;
-    const sv = this.slotView;
-    const base = slot * this.stride;
-    const n4 = n & ~3;
-    let i = 0;
-    for (; i < n4; i += 4) if (sv.getInt32(base + i) !== dv.getInt32(start + i)) return false;
-    const b = this.bytes;
-    for (; i < n; i++) if (b[base + i] !== buf[start + i]) return false;
-    return true;
+    return equalBytes(this.bytes, this.slotView, slot * this.stride, buf, this.srcView!, start, n);
   }
-
-  private src: Uint8Array | undefined;
-  private srcView: DataView | undefined;
 
   /** A DataView over `buf`, made once per buffer looked up in (a request's bytes). */
   private view(buf: Uint8Array): void {
     this.src = buf;
     this.srcView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
-
-  private readonly seen: Int32Array;
-  private readonly slotView: DataView;
 
   /**
    * put(), but only when the same bytes missed this slot just before: a

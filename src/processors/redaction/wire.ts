@@ -51,9 +51,9 @@ const AV_KVLIST = 0x32;
  * Values of one key (or one place outside attribute maps) that have missed
  * the clean-value table this many times in a row go to the prefilter first
  * (an id, a URL with one in it): a miss costs a lookup and a hash of the
- * bytes on top of the prefilter. Every PROBE_EVERY values such a key tries
- * the table again for a few values, so a key whose values start to repeat
- * comes back to it. Streams: a key's table slot, then one per place, then
+ * bytes on top of the prefilter. When its count reaches PROBE_AFTER such a
+ * key tries the table again for four values, so a key whose values start to
+ * repeat comes back to it. Streams: a key's table slot, then one per place, then
  * one for keys too long for the key table.
  */
 const MISS_LIMIT = 16;

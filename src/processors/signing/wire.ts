@@ -17,7 +17,7 @@
 // byte for byte.
 import { Buffer, isUtf8 } from 'node:buffer';
 import { ProtoReader, utf8Read } from '../../pdata/proto/reader.js';
-import { putVarint32 } from '../../pdata/wire/splice.js';
+import { equalBytes, putVarint32 } from '../../pdata/wire/splice.js';
 import { encodeKeyValue } from '../../pdata/proto/common.js';
 import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { WireWalker } from '../../pdata/wire/walker.js';
@@ -41,21 +41,6 @@ function compareBytes(b: Uint8Array, as: number, ae: number, bs: number, be: num
     if (d !== 0) return d;
   }
   return ae - as - (be - bs);
-}
-
-/**
- * Whether b[as, ae) and b[bs, be) hold the same bytes; four a step through
- * `dv` (a view of b). Measured on 10- to 100-byte strings: 0.5 ns per byte
- * against 1.7 for a byte loop.
- */
-function equalRanges(b: Uint8Array, dv: DataView, as: number, ae: number, bs: number, be: number): boolean {
-  const n = ae - as;
-  if (be - bs !== n) return false;
-  const n4 = n & ~3;
-  let i = 0;
-  for (; i < n4; i += 4) if (dv.getInt32(as + i) !== dv.getInt32(bs + i)) return false;
-  for (; i < n; i++) if (b[as + i] !== b[bs + i]) return false;
-  return true;
 }
 
 function equalsAt(b: Uint8Array, s: number, e: number, lit: Uint8Array): boolean {
@@ -747,7 +732,9 @@ export class WireSigner extends CanonicalBuffer {
     if (ex === EX_SIG && this.cSrc === b && this.cN === n) {
       let same = true;
       for (let i = 0; i < n; i++) {
-        if (!equalRanges(b, this.srcView, kS[base + i]!, kE[base + i]!, this.cS[i]!, this.cE[i]!)) {
+        const ks = kS[base + i]!;
+        const n1 = kE[base + i]! - ks;
+        if (n1 !== this.cE[i]! - this.cS[i]! || !equalBytes(b, this.srcView, ks, b, this.srcView, this.cS[i]!, n1)) {
           same = false;
           break;
         }
