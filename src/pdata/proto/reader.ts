@@ -91,8 +91,8 @@ export class ProtoReader {
   buf!: Uint8Array;
   view!: DataView;
   /** Absolute end of the buffer. */
-  len: number;
-  pos: number;
+  len = 0;
+  pos = 0;
   /** Low and high 32 bits of the last varint read by `varint64`. */
   lo = 0;
   hi = 0;
@@ -100,8 +100,6 @@ export class ProtoReader {
   private source: Uint8Array | undefined = undefined;
 
   constructor(buf: Uint8Array, pos = 0, end = buf.length) {
-    this.pos = pos;
-    this.len = 0;
     this.reset(buf, pos, end);
   }
 
