@@ -124,13 +124,8 @@ export class CanonicalBuffer {
   // arithmetic (writeBigUInt64BE ~60 ns, setBigUint64 ~10 ns, measured).
   protected u32(v: number): void {
     this.ensure(4);
-    const buf = this.buf;
-    const p = this.pos;
-    buf[p] = v >>> 24;
-    buf[p + 1] = v >>> 16;
-    buf[p + 2] = v >>> 8;
-    buf[p + 3] = v;
-    this.pos = p + 4;
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
   }
 }
 
