@@ -59,6 +59,18 @@ describe('decision timing', () => {
     expect(byTenant).toEqual({ acme: 2, globex: 1 });
     await h.proc.shutdown();
   });
+
+  it('sends many kept traces decided at once as several requests of at most 256 KiB, every span in one of them', async () => {
+    const h = await harness({ decision_wait: '1s', policies: ALL });
+    const pad = 'x'.repeat(2000);
+    for (let r = 0; r < 10; r++) await h.proc.consume(spansReq(Array.from({ length: 40 }, (_, i) => mkSpan({ trace: r * 40 + i + 1, attrs: { pad } }))));
+    await h.advance(1000);
+    expect(h.out.length).toBeGreaterThan(3);
+    for (const d of h.out) expect(d.protoLength()).toBeLessThanOrEqual(256 * 1024);
+    expect(h.out.reduce((n, d) => n + d.itemCount(), 0)).toBe(400);
+    expect(new Set(h.keptTraces()).size).toBe(400);
+    await h.proc.shutdown();
+  });
 });
 
 describe('late spans', () => {
