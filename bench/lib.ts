@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tracesCodec } from '../src/pdata/codec.js';
-import { widenFlowControl } from '../src/receivers/otlp/flow_control.js';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -35,6 +35,27 @@ export async function startSink(): Promise<{ port: number; spans: () => number; 
   // unless told. SINK_WINDOW=65535 measures against the narrow window.
   widenFlowControl(server, Number(process.env.SINK_WINDOW ?? 16 * 1024 * 1024));
   return { port, spans: () => spans, stop: () => server.forceShutdown() };
+}
+
+/**
+ * Makes the sessions of a bound grpc-js server advertise `bytes` of window
+ * per stream and per connection (grpc-js has no option for it).
+ */
+function widenFlowControl(server: grpc.Server, bytes: number): boolean {
+  const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  if (!(servers instanceof Map) || servers.size === 0) return false;
+  const win = Math.max(65_535, Math.min(Math.floor(bytes), 2 ** 31 - 1));
+  for (const s of servers.keys()) {
+    s.on('session', (sess: ServerHttp2Session) => {
+      try {
+        sess.setLocalWindowSize(win);
+        sess.settings({ initialWindowSize: win });
+      } catch {
+        /* the session closed before its settings went out */
+      }
+    });
+  }
+  return true;
 }
 
 /** User + system CPU seconds of a process, from /proc (clock ticks at 100 Hz). */

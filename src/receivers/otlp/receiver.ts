@@ -2,7 +2,6 @@
 // /v1/traces|metrics|logs, protobuf or JSON by Content-Type, answered in the
 // request's type). Protobuf requests are validated by a structural scan and
 // passed on as bytes; nothing is decoded that no component needs.
-import * as grpc from '@grpc/grpc-js';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createGunzip, createInflate } from 'node:zlib';
@@ -15,9 +14,9 @@ import { ITEM_NAME, type Signal } from '../../pdata/model.js';
 import { Telemetry, type RequestContext } from '../../pdata/telemetry.js';
 import { listen, StartError } from '../../service/net.js';
 import type { GrpcConfig, HttpConfig, OtlpReceiverConfig } from './config.js';
-import { mapError, rpcStatusWithRetryInfo } from './status.js';
+import { GRPC, mapError, rpcStatusWithRetryInfo } from './status.js';
 import { DurableIngest } from '../../durable/ingest.js';
-import { widenFlowControl } from './flow_control.js';
+import { GrpcServer, type GrpcCall, type GrpcHandler, type GrpcReply, type GrpcServerOptions } from './grpc_server.js';
 import { AuthError, authCounter, certIdentity, guardHttp, httpPeerIdentity, resolveServerAuth, type AuthIdentity, type ServerAuthenticator } from '../../extensions/auth/auth.js';
 
 const GRPC_SERVICES: Record<Signal, string> = {
@@ -25,8 +24,6 @@ const GRPC_SERVICES: Record<Signal, string> = {
   metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
   logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
 };
-
-const identity = (b: Buffer) => b;
 
 /**
  * Hook that runs before data enters the pipelines (durable acknowledgement
@@ -36,7 +33,7 @@ const identity = (b: Buffer) => b;
 export type IngestHook = (signal: Signal, data: Telemetry) => Promise<void | ((accepted: boolean) => void)>;
 
 export class OtlpReceiver implements Component {
-  private grpcServer: grpc.Server | undefined;
+  private grpcServer: GrpcServer | undefined;
   private httpServer: Server | undefined;
   private stopping = false;
   private shutdownP: Promise<void> | undefined;
@@ -86,7 +83,7 @@ export class OtlpReceiver implements Component {
     try {
       if (h) await this.startHttp(h);
     } catch (e) {
-      this.grpcServer?.forceShutdown();
+      this.grpcServer?.destroy();
       throw e;
     }
   }
@@ -137,98 +134,92 @@ export class OtlpReceiver implements Component {
 
   private async startGrpc(g: GrpcConfig): Promise<void> {
     const maxMsg = g.max_recv_msg_size_mib > 0 ? Math.floor(g.max_recv_msg_size_mib * 1024 * 1024) : 4 * 1024 * 1024;
-    const opts: grpc.ServerOptions = {
-      'grpc.max_receive_message_length': maxMsg,
-      'grpc.max_send_message_length': 4 * 1024 * 1024,
-    };
-    if (g.max_concurrent_streams > 0) opts['grpc.max_concurrent_streams'] = g.max_concurrent_streams;
     const ka = g.keepalive.server_parameters;
-    if (ka.max_connection_idle > 0) opts['grpc.max_connection_idle_ms'] = ka.max_connection_idle;
-    if (ka.max_connection_age > 0) opts['grpc.max_connection_age_ms'] = ka.max_connection_age;
-    if (ka.max_connection_age_grace > 0) opts['grpc.max_connection_age_grace_ms'] = ka.max_connection_age_grace;
-    opts['grpc.keepalive_time_ms'] = ka.time;
-    opts['grpc.keepalive_timeout_ms'] = ka.timeout;
-    // enforcement_policy is accepted for compatibility; @grpc/grpc-js servers have no ping policy to set.
-    const server = new grpc.Server(opts);
-    for (const signal of ['traces', 'metrics', 'logs'] as Signal[]) {
-      const path = GRPC_SERVICES[signal];
-      const def: grpc.ServiceDefinition = {
-        Export: { path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-      };
-      server.addService(def, {
-        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => this.handleGrpc(signal, g, call, cb),
-      });
-    }
-    let creds = grpc.ServerCredentials.createInsecure();
+    const ep = g.keepalive.enforcement_policy;
+    let tls: GrpcServerOptions['tls'];
     if (g.tls) {
       const m = loadServerTls(g.tls);
-      creds = grpc.ServerCredentials.createSsl(m.clientCa ?? m.ca ?? null, [{ cert_chain: m.cert!, private_key: m.key! }], !!m.clientCa);
+      tls = { cert: m.cert, key: m.key, ca: m.ca, clientCa: m.clientCa, minVersion: tlsVersion(g.tls.min_version) };
     }
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(g.endpoint, creds, (err, p) => {
-        if (err) {
-          const inUse = /EADDRINUSE|address already in use|No address added/i.test(err.message);
-          reject(new StartError(`receivers::${this.settings.id}::protocols::grpc::endpoint: ${inUse ? `address ${g.endpoint} is already in use` : err.message}`));
-        } else resolve(p);
-      });
-    });
-    if (!widenFlowControl(server, maxMsg)) this.settings.logger.warn('Cannot set the HTTP/2 flow-control window of the gRPC listener; large exports arrive in 64 KiB steps.');
+    const handlers = new Map<string, GrpcHandler>();
+    for (const signal of ['traces', 'metrics', 'logs'] as Signal[]) handlers.set(GRPC_SERVICES[signal], (call, reply) => this.handleGrpc(signal, g, call, reply));
+    const server = new GrpcServer(
+      {
+        maxRecvBytes: maxMsg,
+        maxConcurrentStreams: g.max_concurrent_streams,
+        keepalive: {
+          time: ka.time,
+          timeout: ka.timeout,
+          maxConnectionIdle: ka.max_connection_idle,
+          maxConnectionAge: ka.max_connection_age,
+          maxConnectionAgeGrace: ka.max_connection_age_grace,
+          minPingInterval: ep.min_time,
+          permitWithoutStream: ep.permit_without_stream,
+        },
+        tls,
+      },
+      handlers,
+    );
+    const port = await listen(server.server as unknown as Server, g.endpoint, `receivers::${this.settings.id}::protocols::grpc::endpoint`);
     this.grpcServer = server;
     this.grpcPort = port;
     this.settings.logger.info('Starting GRPC server', { endpoint: g.endpoint, port });
   }
 
-  private handleGrpc(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void {
+  private handleGrpc(signal: Signal, g: GrpcConfig, call: GrpcCall, reply: GrpcReply): void {
     if (g.max_in_flight_requests > 0 && this.busy.grpc >= g.max_in_flight_requests) {
-      const md = new grpc.Metadata();
-      md.set('grpc-status-details-bin', rpcStatusWithRetryInfo(grpc.status.UNAVAILABLE, 'too many requests in flight', 1));
-      return cb({ code: grpc.status.UNAVAILABLE, details: 'too many requests in flight', metadata: md });
+      return reply.fail(GRPC.UNAVAILABLE, 'too many requests in flight', { 'grpc-status-details-bin': rpcStatusWithRetryInfo(GRPC.UNAVAILABLE, 'too many requests in flight', 1).toString('base64') });
     }
     this.busy.grpc++;
     let done = false;
-    const cb0 = cb;
-    cb = ((...args: Parameters<typeof cb0>) => {
+    const release = () => {
       if (!done) {
         done = true;
         this.busy.grpc--;
       }
-      cb0(...args);
-    }) as typeof cb;
+    };
+    const answer: GrpcReply = {
+      ok: (m) => {
+        release();
+        reply.ok(m);
+      },
+      fail: (code, msg, trailers) => {
+        release();
+        reply.fail(code, msg, trailers);
+      },
+    };
     // A refused call learns only UNAUTHENTICATED; the message is not looked at.
     const auth = this.grpcAuth;
-    if (!auth) return this.handleGrpcAuthed(signal, g, call, cb, grpcPeerIdentity(call));
-    const md = call.metadata.getMap();
+    if (!auth) return this.handleGrpcAuthed(signal, g, call, answer, certIdentity(call.peerCertificate()));
     const headers: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(md)) headers[k.toLowerCase()] = typeof v === 'string' ? v : undefined;
+    const md = call.metadata;
+    for (const k in md) headers[k] = k.endsWith('-bin') ? undefined : md[k];
     const authenticator = g.auth!.authenticator;
     auth.authenticate(headers).then(
       (id) => {
         this.authCount.inc({ listener: `${this.settings.id}/grpc`, authenticator, outcome: 'ok' });
-        this.handleGrpcAuthed(signal, g, call, cb, id);
+        this.handleGrpcAuthed(signal, g, call, answer, id);
       },
       (e) => {
         this.authCount.inc({ listener: `${this.settings.id}/grpc`, authenticator, outcome: e instanceof AuthError ? e.reason : 'invalid' });
-        const md = new grpc.Metadata();
-        md.set('www-authenticate', `${auth.challenge} realm="sieve"`);
-        cb({ code: grpc.status.UNAUTHENTICATED, details: 'unauthenticated', metadata: md });
+        answer.fail(GRPC.UNAUTHENTICATED, 'unauthenticated', { 'www-authenticate': `${auth.challenge} realm="sieve"` });
       },
     );
   }
 
-  private handleGrpcAuthed(signal: Signal, g: GrpcConfig, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>, id: AuthIdentity | undefined): void {
+  private handleGrpcAuthed(signal: Signal, g: GrpcConfig, call: GrpcCall, reply: GrpcReply, id: AuthIdentity | undefined): void {
     const fail = (err: ConsumerError) => {
       const m = mapError(err);
-      const md = new grpc.Metadata();
-      md.set('grpc-status-details-bin', rpcStatusWithRetryInfo(m.grpc, err.message, m.retryAfterSec));
-      cb({ code: m.grpc, details: err.message, metadata: md });
+      reply.fail(m.grpc, err.message, { 'grpc-status-details-bin': rpcStatusWithRetryInfo(m.grpc, err.message, m.retryAfterSec).toString('base64') });
     };
     let data: Telemetry;
     try {
-      const buf = call.request;
+      const buf = call.message;
       const count = CODECS[signal].scan(buf);
       const ctx = this.metadataCtx(g.include_metadata, () => {
         const out: Record<string, string[]> = {};
-        for (const [k, v] of Object.entries(call.metadata.getMap())) out[k.toLowerCase()] = [typeof v === 'string' ? v : v.toString('base64')];
+        const md = call.metadata;
+        for (const k in md) out[k] = [md[k]!];
         return out;
       }, id);
       data = Telemetry.fromProto(signal, buf, count, ctx);
@@ -237,7 +228,7 @@ export class OtlpReceiver implements Component {
       return fail(e instanceof DecodeError ? invalidError(`malformed ${signal} request: ${e.message}`) : asConsumerError(e));
     }
     this.ingest(signal, data, 'grpc').then(
-      (r) => cb(null, Buffer.from(encodeExportResponse(r || undefined))),
+      (r) => reply.ok(encodeExportResponse(r || undefined)),
       (e) => fail(asConsumerError(e)),
     );
   }
@@ -401,20 +392,14 @@ export class OtlpReceiver implements Component {
         // Give answered clients a moment to read their responses, then drop what is left.
         setTimeout(() => {
           http?.closeAllConnections();
-          g?.forceShutdown();
+          g?.destroy();
         }, 100).unref();
       });
-      g?.tryShutdown(() => undefined);
+      g?.drain();
       await this.durable?.shutdown();
     })();
     return this.shutdownP;
   }
-}
-
-/** The verified client certificate of a gRPC call (mTLS), if any. */
-function grpcPeerIdentity(call: grpc.ServerUnaryCall<Buffer, Buffer>): AuthIdentity | undefined {
-  const ac = (call as { getAuthContext?: () => { sslPeerCertificate?: Parameters<typeof certIdentity>[0] } | null }).getAuthContext?.();
-  return certIdentity(ac?.sslPeerCertificate);
 }
 
 /** How often Node checks header/request timeouts: often enough that a timeout is enforced within a quarter of it. */
