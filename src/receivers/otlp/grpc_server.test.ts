@@ -188,6 +188,16 @@ describe('gRPC server', () => {
     expect(goaway).toBe(false);
   });
 
+  it('keepalive time: the server pings its clients, and a connection stays up while they answer', async () => {
+    const { port } = await serve(echo, { keepalive: { ...KA, time: 100, timeout: 1000 } });
+    const s = session(port);
+    let pings = 0;
+    s.on('ping', () => pings++);
+    await waitFor(() => pings >= 3, { what: 'three server pings' });
+    expect(s.destroyed).toBe(false);
+    expect(status(await raw(s, frame(Buffer.from('x'))))).toBe(0);
+  });
+
   it('max_connection_age closes a connection with GOAWAY; max_connection_idle closes one without calls', async () => {
     const aged = await serve(echo, { keepalive: { ...KA, maxConnectionAge: 200, maxConnectionAgeGrace: 100 } });
     const s1 = session(aged.port);
