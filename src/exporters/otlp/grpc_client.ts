@@ -6,7 +6,7 @@
 // trailers (or in the headers of a trailers-only response). HTTP statuses
 // other than 200 map to gRPC codes as http-grpc-status-mapping.md says.
 //
-// Why not the client of @grpc/grpc-js (whose server the OTLP receiver uses):
+// Why not the client of @grpc/grpc-js:
 // it copies every message into a new buffer behind the prefix, and a batch
 // joined from several requests had to be copied into one buffer before that.
 // Each request-sized allocation counts against V8's old-generation limit as
