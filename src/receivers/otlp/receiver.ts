@@ -168,7 +168,7 @@ export class OtlpReceiver implements Component {
 
   private handleGrpc(signal: Signal, g: GrpcConfig, call: GrpcCall, reply: GrpcReply): void {
     if (g.max_in_flight_requests > 0 && this.busy.grpc >= g.max_in_flight_requests) {
-      return reply.fail(GRPC.UNAVAILABLE, 'too many requests in flight', { 'grpc-status-details-bin': rpcStatusWithRetryInfo(GRPC.UNAVAILABLE, 'too many requests in flight', 1).toString('base64') });
+      return reply.fail(GRPC.UNAVAILABLE, 'too many requests in flight', statusDetails(GRPC.UNAVAILABLE, 'too many requests in flight', 1));
     }
     this.busy.grpc++;
     let done = false;
@@ -210,7 +210,7 @@ export class OtlpReceiver implements Component {
   private handleGrpcAuthed(signal: Signal, g: GrpcConfig, call: GrpcCall, reply: GrpcReply, id: AuthIdentity | undefined): void {
     const fail = (err: ConsumerError) => {
       const m = mapError(err);
-      reply.fail(m.grpc, err.message, { 'grpc-status-details-bin': rpcStatusWithRetryInfo(m.grpc, err.message, m.retryAfterSec).toString('base64') });
+      reply.fail(m.grpc, err.message, statusDetails(m.grpc, err.message, m.retryAfterSec));
     };
     let data: Telemetry;
     try {
@@ -400,6 +400,15 @@ export class OtlpReceiver implements Component {
     })();
     return this.shutdownP;
   }
+}
+
+/**
+ * The grpc-status-details-bin trailer: a google.rpc.Status with RetryInfo,
+ * base64 without padding (PROTOCOL-HTTP2.md: binary values should be sent
+ * unpadded; receivers take both).
+ */
+function statusDetails(code: number, message: string, retryAfterSec: number | undefined): Record<string, string> {
+  return { 'grpc-status-details-bin': rpcStatusWithRetryInfo(code, message, retryAfterSec).toString('base64').replace(/=+$/, '') };
 }
 
 /** How often Node checks header/request timeouts: often enough that a timeout is enforced within a quarter of it. */
