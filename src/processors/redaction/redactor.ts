@@ -252,7 +252,9 @@ class ByteSlots {
    * put(), but only when the same bytes missed this slot just before: a
    * value seen once (an id, a timestamped URL) is not copied in, and does not
    * evict a repeated one. The test is a hash of every byte, taken only here
-   * (after a miss); has() hashes sampled bytes.
+   * (after a miss); has() hashes sampled bytes. Four bytes a step, not
+   * routing/ring.ts's hashBytes (a byte loop): on redaction.bench.ts's benign
+   * data the byte loop's minimum was 3.94-4.38 µs per span against 3.92-4.10.
    */
   putSeen(buf: Uint8Array, start: number, end: number): void {
     const slot = this.slot;

@@ -942,11 +942,15 @@ export class WireSigner extends CanonicalBuffer {
   }
 
   private bytes(s: number, e: number): void {
-    const n = e - s;
+    this.lengthAndRoom(e - s);
+    this.copyIn(s, e);
+  }
+
+  /** Writes the length `n` of a string or bytes field that follows, with room for its `n` bytes. */
+  private lengthAndRoom(n: number): void {
     this.ensure(4 + n);
     this.view.setUint32(this.pos, n);
     this.pos += 4;
-    this.copyIn(s, e);
   }
 
   /**
@@ -999,18 +1003,15 @@ export class WireSigner extends CanonicalBuffer {
 
   /** str(): the UTF-8 bytes as the decoder reads them. */
   private str(s: number, e: number): void {
-    const n = e - s;
-    this.ensure(4 + n);
-    this.view.setUint32(this.pos, n);
-    const p = (this.pos += 4);
+    this.lengthAndRoom(e - s);
+    const p = this.pos;
     const hi = this.copyIn(s, e);
     const b = this.src;
     if (hi >= 0x80 && !isUtf8(b.subarray(s, e))) {
       // Invalid UTF-8: the decoded string (with U+FFFD) re-encoded, as the model path has it.
       const fixed = Buffer.from(utf8Read(b, s, e), 'utf8');
       this.pos = p - 4;
-      this.u32(fixed.length);
-      this.ensure(fixed.length);
+      this.lengthAndRoom(fixed.length);
       this.buf.set(fixed, this.pos);
       this.pos += fixed.length;
     }

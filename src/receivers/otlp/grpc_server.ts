@@ -28,11 +28,9 @@
 import http2 from 'node:http2';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import zlib from 'node:zlib';
+import { GRPC } from './status.js';
 
-/** gRPC status codes used here (grpc/grpc doc/statuscodes.md). */
-const UNIMPLEMENTED = 12;
-const RESOURCE_EXHAUSTED = 8;
-const INTERNAL = 13;
+const { UNIMPLEMENTED, RESOURCE_EXHAUSTED, INTERNAL } = GRPC;
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
 
