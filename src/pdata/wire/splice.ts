@@ -210,33 +210,22 @@ export class Splicer {
     const n = this.n;
     if (n === 0) return this.src;
     const src = this.src;
+    this.ensureScratch(n, this.nFrames);
+    const { fPos, fParent, fDepth, fDelta, edgeFrame, fOldPrefix, fNewLen, order, rs, ids, idx } = this;
 
     // Frames touched by the edits, by prefix position. Each edit's frame list
     // is a chain, outermost first, so a frame's parent is the one before it.
-    const index = new Map<number, number>();
-    const fPos: number[] = [];
-    const fParent: number[] = [];
-    const fDepth: number[] = [];
-    const fDelta: number[] = []; // change of the body length
-    const edgeFrame = new Int32Array(n); // innermost frame of each edit (-1: top level)
-    for (let i = 0; i < n; i++) {
-      let parent = -1;
-      const f1 = this.eF1[i]!;
-      for (let k = this.eF0[i]!; k < f1; k++) {
-        const pos = this.frames[k]!;
-        let id = index.get(pos);
-        if (id === undefined) {
-          id = fPos.length;
-          index.set(pos, id);
-          fPos.push(pos);
-          fParent.push(parent);
-          fDepth.push(k - this.eF0[i]!);
-          fDelta.push(0);
-        }
-        parent = id;
-      }
-      edgeFrame[i] = parent;
-    }
+    // Edits recorded in source order (every walk records them so) that share
+    // a frame share the chain above it too, and are recorded one after
+    // another: a frame is the one at its depth in the previous edit's chain,
+    // or new. Otherwise the frames are found by position in a Map. The scratch
+    // arrays are the splicer's own, kept between builds: in the full
+    // pipeline's allocation profile, build()'s Map and arrays were 12% of the
+    // JS heap allocated.
+    let edgesInOrder = true;
+    for (let i = 1; i < n && edgesInOrder; i++) if (this.eFrom[i]! < this.eFrom[i - 1]!) edgesInOrder = false;
+    let nf = edgesInOrder ? this.chainFrames(n) : -1;
+    if (nf < 0) nf = this.mapFrames(n);
     let topDelta = 0;
     for (let i = 0; i < n; i++) {
       const d = this.eA1[i]! - this.eA0[i]! - (this.eTo[i]! - this.eFrom[i]!);
@@ -245,24 +234,19 @@ export class Splicer {
       else fDelta[f]! += d;
     }
     // Deepest frames first: a frame's new prefix size adds to its parent's body.
-    // When the edits were recorded in source order (every walk records them
-    // so), frames were met in source order too, and a frame lies after its
-    // parent's prefix: the reverse of that order already puts children first,
-    // and edits and frames merge without a sort. Measured on signing 100
-    // spans (one insertion per span, signing.bench.ts "on bytes"): the sort
-    // comparators took 0.9% of the profile.
-    const nf = fPos.length;
-    let inOrder = true;
-    for (let i = 1; i < n && inOrder; i++) if (this.eFrom[i]! < this.eFrom[i - 1]!) inOrder = false;
+    // When the edits were recorded in source order, frames were met in source
+    // order too, and a frame lies after its parent's prefix: the reverse of
+    // that order already puts children first, and edits and frames merge
+    // without a sort. Measured on signing 100 spans (one insertion per span,
+    // signing.bench.ts "on bytes"): the sort comparators took 0.9% of the
+    // profile.
+    let inOrder = edgesInOrder;
     for (let f = 1; f < nf && inOrder; f++) if (fPos[f]! <= fPos[f - 1]!) inOrder = false;
-    const order = new Int32Array(nf);
     if (inOrder) for (let i = 0; i < nf; i++) order[i] = nf - 1 - i;
     else {
       for (let i = 0; i < nf; i++) order[i] = i;
-      order.sort((a, b) => fDepth[b]! - fDepth[a]!);
+      order.subarray(0, nf).sort((a, b) => fDepth[b]! - fDepth[a]!);
     }
-    const fOldPrefix = new Int32Array(nf);
-    const fNewLen = new Float64Array(nf);
     for (let k = 0; k < nf; k++) {
       const f = order[k]!;
       readVarint32(src, fPos[f]!);
@@ -281,8 +265,6 @@ export class Splicer {
     // Replacement ranges in source order: edits and rewritten prefixes.
     // Kinds: edit i as i, frame f as ~f (negative).
     const m = n + nf;
-    const rs = new Float64Array(m);
-    const ids = new Int32Array(m);
     for (let i = 0; i < n; i++) {
       // Sort key: start position, then record order (insertions at one point stay in order).
       rs[i] = this.eFrom[i]! * 2 + 1;
@@ -292,7 +274,6 @@ export class Splicer {
       rs[n + f] = fPos[f]! * 2; // a prefix sorts before an insertion at its own position
       ids[n + f] = ~f;
     }
-    const idx = new Int32Array(m);
     if (inOrder) {
       // Merge the two ascending runs (edits 0..n-1, frames n..m-1).
       let a = 0;
@@ -300,7 +281,7 @@ export class Splicer {
       for (let k = 0; k < m; k++) idx[k] = b >= m || (a < n && rs[a]! < rs[b]!) ? a++ : b++;
     } else {
       for (let i = 0; i < m; i++) idx[i] = i;
-      idx.sort((a, b) => rs[a]! - rs[b]! || a - b);
+      idx.subarray(0, m).sort((a, b) => rs[a]! - rs[b]! || a - b);
     }
 
     const out = new Uint8Array(src.length + topDelta);
@@ -333,6 +314,108 @@ export class Splicer {
     o += src.length - last;
     if (o !== out.length) throw new RangeError(`spliced ${o} bytes, expected ${out.length}`);
     return out;
+  }
+
+  // build()'s scratch: per frame, per edit, per replacement range.
+  private fPos = new Int32Array(0);
+  private fParent = new Int32Array(0);
+  private fDepth = new Int32Array(0);
+  private fOldPrefix = new Int32Array(0);
+  private order = new Int32Array(0);
+  private fDelta = new Float64Array(0); // change of the body length
+  private fNewLen = new Float64Array(0);
+  private edgeFrame = new Int32Array(0); // innermost frame of each edit (-1: top level)
+  private rs = new Float64Array(0);
+  private ids = new Int32Array(0);
+  private idx = new Int32Array(0);
+  private readonly chain = new Int32Array(MAX_FRAMES);
+
+  private ensureScratch(edits: number, frames: number): void {
+    if (this.fPos.length < frames) {
+      const c = Math.max(frames, this.fPos.length * 2, 64);
+      this.fPos = new Int32Array(c);
+      this.fParent = new Int32Array(c);
+      this.fDepth = new Int32Array(c);
+      this.fOldPrefix = new Int32Array(c);
+      this.order = new Int32Array(c);
+      this.fDelta = new Float64Array(c);
+      this.fNewLen = new Float64Array(c);
+    }
+    if (this.edgeFrame.length < edits) this.edgeFrame = new Int32Array(Math.max(edits, this.edgeFrame.length * 2, 64));
+    if (this.rs.length < edits + frames) {
+      const c = Math.max(edits + frames, this.rs.length * 2, 128);
+      this.rs = new Float64Array(c);
+      this.ids = new Int32Array(c);
+      this.idx = new Int32Array(c);
+    }
+  }
+
+  /** A new frame at `pos` under `parent`, `depth` deep in its edit's chain. */
+  private addFrame(id: number, pos: number, parent: number, depth: number): void {
+    this.fPos[id] = pos;
+    this.fParent[id] = parent;
+    this.fDepth[id] = depth;
+    this.fDelta[id] = 0;
+  }
+
+  /**
+   * The frames of edits recorded in source order, each the one at its depth
+   * in the previous edit's chain or new. -1 when a new frame does not come
+   * after the one before it (a frame met again later: the edits were not
+   * recorded by one walk in order), for mapFrames() to redo.
+   */
+  private chainFrames(n: number): number {
+    const frames = this.frames;
+    const chain = this.chain;
+    let nf = 0;
+    let p0 = 0;
+    let p1 = 0;
+    for (let i = 0; i < n; i++) {
+      let parent = -1;
+      const f0 = this.eF0[i]!;
+      const f1 = this.eF1[i]!;
+      let shared = true;
+      for (let k = f0; k < f1; k++) {
+        const d = k - f0;
+        const pos = frames[k]!;
+        let id: number;
+        if (shared && p0 + d < p1 && frames[p0 + d] === pos) id = chain[d]!;
+        else {
+          shared = false;
+          if (nf > 0 && pos <= this.fPos[nf - 1]!) return -1;
+          id = nf++;
+          this.addFrame(id, pos, parent, d);
+        }
+        chain[d] = id;
+        parent = id;
+      }
+      this.edgeFrame[i] = parent;
+      p0 = f0;
+      p1 = f1;
+    }
+    return nf;
+  }
+
+  /** The frames of the edits, found by position. */
+  private mapFrames(n: number): number {
+    const index = new Map<number, number>();
+    let nf = 0;
+    for (let i = 0; i < n; i++) {
+      let parent = -1;
+      const f1 = this.eF1[i]!;
+      for (let k = this.eF0[i]!; k < f1; k++) {
+        const pos = this.frames[k]!;
+        let id = index.get(pos);
+        if (id === undefined) {
+          id = nf++;
+          index.set(pos, id);
+          this.addFrame(id, pos, parent, k - this.eF0[i]!);
+        }
+        parent = id;
+      }
+      this.edgeFrame[i] = parent;
+    }
+    return nf;
   }
 }
 

@@ -119,6 +119,17 @@ describe('signing on the bytes equals decode + sign', () => {
         { numRuns: 150 },
       );
     });
+    it(`runs of ResourceSpans with the same Resource, as tail sampling sends them, ${alg}`, () => {
+      const s = both(alg);
+      const ss = fc.array(fc.record({ scope, spans: fc.array(span, { minLength: 1, maxLength: 2 }), schemaUrl: fc.constant('') }), { minLength: 1, maxLength: 2 });
+      fc.assert(
+        fc.property(resource, resource, fc.array(fc.tuple(fc.boolean(), ss), { minLength: 2, maxLength: 6 }), (r1, r2, list) => {
+          const rs = list.map(([first, scopeSpans]) => ({ resource: first ? r1 : r2, scopeSpans, schemaUrl: '' }));
+          s.traces(tracesCodec.encode(rs as ResourceSpans[]));
+        }),
+        { numRuns: 100 },
+      );
+    });
     it(`random logs, ${alg}`, () => {
       const s = both(alg);
       fc.assert(
@@ -174,6 +185,17 @@ describe('wire shapes', () => {
       expect(attrs.at(-1)).toEqual({ key: 'sieve.sig.kid', value: { type: 'string', value: 'k1' } });
     });
   }
+
+  it('a Resource given twice in a ResourceSpans, between ones with it once', () => {
+    const res = ld(0x0a, strKv('service.name', u8('svc')));
+    const other = ld(0x0a, strKv('host.name', u8('h')));
+    const spans = ld(0x12, ld(0x12, ld(0x2a, u8('op'))));
+    const rs = (...fields: number[][]) => ld(0x0a, fields.flat());
+    const req = Uint8Array.from([...rs(ld(0x0a, res), spans), ...rs(ld(0x0a, res), ld(0x0a, other), spans), ...rs(ld(0x0a, res), spans), ...rs(spans, ld(0x0a, res))]);
+    const { st, out } = s.traces(req);
+    expect(st.signed).toBe(4);
+    expect(tracesCodec.decode(out)[1]!.resource.attributes.map((a) => a.key)).toEqual(['service.name', 'host.name']);
+  });
 
   it('values nested over the cap leave the span unsigned, with stale signatures removed', () => {
     let v: AnyValue = { type: 'string', value: 'deep' };

@@ -72,6 +72,53 @@ describe('Splitter', () => {
     expect(d2[1]!.resource.attributes[0]!.value).toEqual({ type: 'string', value: 'x' });
   });
 
+  it('copies runs of adjacent spans of a trace whole, and spans with a padded length prefix one by one', () => {
+    // Bodies around 128 bytes, so that length prefixes of one and two bytes sit side by side.
+    const sizes = [20, 120, 123, 124, 125, 126, 127, 128, 129, 300];
+    const spans = sizes.map((n, i) => mkSpan({ trace: i % 4 < 3 ? 1 : 2, span: i, parent: i === 0 ? undefined : 0, attrs: { pad: 'x'.repeat(n) } }));
+    const rs = [resource(spans.slice(0, 6), { 'service.name': 'a' }, 's1'), resource(spans.slice(6), { 'service.name': 'a' }, 's2')];
+    const src = request(rs).toProto();
+    const byTrace = (buf: Uint8Array): Map<string, unknown[]> => {
+      const entries = new Map<string, TraceEntry>();
+      for (const g of new Splitter(new Needs()).split(buf)) {
+        let t = entries.get(g.key);
+        if (!t) entries.set(g.key, (t = entryFor(g.key, 0)));
+        appendGroup(t, g, buf);
+      }
+      return new Map([...entries].map(([k, t]) => [k, decodeTracesRequest(t.bytes()).flatMap((r) => r.scopeSpans.flatMap((ss) => ss.spans))]));
+    };
+    const want = new Map<string, unknown[]>();
+    for (const g of new Splitter(new Needs()).split(src)) want.set(g.key, []);
+    const [k1, k2] = [...want.keys()];
+    want.set(k1!, spans.filter((_, i) => i % 4 < 3));
+    want.set(k2!, spans.filter((_, i) => i % 4 === 3));
+    expect(byTrace(src)).toEqual(want);
+
+    // The same spans in one scope, each field's length written in three bytes (valid, not minimal).
+    const bodies = new Splitter(new Needs()).split(src).flatMap((g) => {
+      const out: [number, Uint8Array][] = [];
+      for (let i = 0; i < g.spans.length; i += 3) out.push([g.spans[i + 1]!, src.subarray(g.spans[i + 1]!, g.spans[i + 2]!)]);
+      return out;
+    });
+    bodies.sort((a, b) => a[0] - b[0]);
+    const w = new ProtoWriter(4096);
+    const scope = new ProtoWriter(4096);
+    for (const [, b] of bodies) {
+      scope.raw(new Uint8Array([0x12, (b.length & 0x7f) | 0x80, ((b.length >> 7) & 0x7f) | 0x80, b.length >> 14]));
+      scope.raw(b);
+    }
+    const ss = scope.finish();
+    const rsb = new ProtoWriter(4096);
+    rsb.tag(2, 2);
+    rsb.bytes(ss);
+    w.tag(1, 2);
+    w.bytes(rsb.finish());
+    const padded = w.finish();
+    const got = byTrace(padded);
+    expect(got.get(k1!)).toEqual(want.get(k1!));
+    expect(got.get(k2!)).toEqual(want.get(k2!));
+  });
+
   it('reads the facts policies need', () => {
     const needs = new Needs();
     const iRoute = needs.attrIndex('http.route');
