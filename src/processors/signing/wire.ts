@@ -189,20 +189,17 @@ export class WireSigner extends CanonicalBuffer {
     const same = nRes === 1 && this.lastResS >= 0 && resE - resS === this.lastResE - this.lastResS && equalBytes(this.src, this.srcView, resS, this.src, this.srcView, this.lastResS, resE - resS);
     if (!same) {
       this.lastResS = -1;
-      rd.pos = start;
-      while (rd.pos < end) {
-        const tag = rd.tag();
-        if (tag === 0x0a) {
-          const e = rd.sub(end);
-          while (rd.pos < e) {
-            const t = rd.tag();
-            if (t === 0x0a) {
-              const ke = rd.sub(e);
-              this.collectKv(rd.pos, ke);
-              rd.pos = ke;
-            } else rd.skip(t, e);
-          }
-        } else rd.skip(tag, end);
+      if (nRes === 1) this.collectResource(resS, resE);
+      else {
+        rd.pos = start;
+        while (rd.pos < end) {
+          const tag = rd.tag();
+          if (tag === 0x0a) {
+            const e = rd.sub(end);
+            this.collectResource(rd.pos, e);
+            rd.pos = e;
+          } else rd.skip(tag, end);
+        }
       }
       try {
         this.pos = RESERVED;
@@ -228,6 +225,20 @@ export class WireSigner extends CanonicalBuffer {
         this.scopeLevel(type, e, failed, st, macs);
         w.leave();
       } else w.skip(tag, end);
+    }
+  }
+
+  /** Collects the attributes of the Resource message at [s, e) as entries. */
+  private collectResource(s: number, e: number): void {
+    const rd = this.rd;
+    rd.pos = s;
+    while (rd.pos < e) {
+      const t = rd.tag();
+      if (t === 0x0a) {
+        const ke = rd.sub(e);
+        this.collectKv(rd.pos, ke);
+        rd.pos = ke;
+      } else rd.skip(t, e);
     }
   }
 
