@@ -4,12 +4,33 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportAll, logExporter, makeSpans, traceExporter } from '../helpers/sdk.js';
-import { freePort, spawnSieve, tempDir, waitFor } from '../helpers/sieve.js';
+import { freePort, ROOT, spawnSieve, tempDir, waitFor } from '../helpers/sieve.js';
 import { validateFiles } from '../../src/service/service.js';
 import { DEFAULT_CONFIG } from '../../src/cli.js';
 import { LoggerProvider, SimpleLogRecordProcessor, InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 
 describe('the default config', () => {
+  it('runs with the V8 setting of `npm start` when started as the `sieve` bin', async () => {
+    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(start).toContain('--max-semi-space-size=${SIEVE_SEMI_SPACE_MIB:-1} ');
+    const dir = tempDir();
+    const env = {
+      SIEVE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${await freePort()}`,
+      SIEVE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${await freePort()}`,
+      SIEVE_METRICS_ENDPOINT: `127.0.0.1:${await freePort()}`,
+      SIEVE_DATA_DIR: join(dir, 'data'),
+    };
+    const d = await spawnSieve('', { args: [], dir, env, bin: true });
+    try {
+      // The shebang's env execs node in place: the child is the daemon itself.
+      const cmdline = readFileSync(`/proc/${d.proc.pid}/cmdline`, 'latin1').split('\0');
+      expect(cmdline[0]).toMatch(/node$/);
+      expect(cmdline).toContain('--max-semi-space-size=1');
+    } finally {
+      expect(await d.kill('SIGTERM')).toBe(0);
+    }
+  });
+
   it('runs memory_limiter, redaction and batch in every pipeline', () => {
     const r = validateFiles([DEFAULT_CONFIG], undefined, {});
     expect(r.errors).toEqual([]);

@@ -1,7 +1,7 @@
 // Test helpers: free loopback ports, a daemon in-process or as a child
 // process, and an OTLP sink built on the real receiver.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,12 +83,27 @@ export interface SpawnedSieve {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `node dist/cli.js` with a config file written from `yaml`; waits until it is ready. */
-export async function spawnSieve(yaml: string, opts: { args?: string[]; env?: NodeJS.ProcessEnv; waitReady?: boolean; dir?: string } = {}): Promise<SpawnedSieve> {
+/**
+ * Runs `node dist/cli.js` with a config file written from `yaml`; waits until
+ * it is ready. `bin`: runs dist/cli.js as the kernel runs an installed `sieve`
+ * bin, by its shebang line (the interpreter, the rest of the line as one
+ * argument, then the script), with this `node` first on PATH.
+ */
+export async function spawnSieve(yaml: string, opts: { args?: string[]; env?: NodeJS.ProcessEnv; waitReady?: boolean; dir?: string; bin?: boolean } = {}): Promise<SpawnedSieve> {
   const dir = opts.dir ?? tempDir();
   const cfg = join(dir, 'sieve.yaml');
   writeFileSync(cfg, yaml);
-  const proc = spawn(process.execPath, [CLI, ...(opts.args ?? ['--config', cfg])], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [CLI, ...(opts.args ?? ['--config', cfg])];
+  const env = { ...process.env, ...opts.env };
+  let cmd = process.execPath;
+  if (opts.bin) {
+    const m = /^#!(\S+)(?: (.*))?$/.exec(readFileSync(CLI, 'utf8').split('\n', 1)[0]!);
+    if (!m) throw new Error(`${CLI} has no shebang line`);
+    cmd = m[1]!;
+    if (m[2] !== undefined) args.unshift(m[2]);
+    env.PATH = `${dirname(process.execPath)}:${env.PATH ?? ''}`;
+  }
+  const proc = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let out = '';
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
