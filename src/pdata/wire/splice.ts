@@ -24,6 +24,13 @@ const MAX_FRAMES = 256;
 type NodeCopy = (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 const nodeCopy: NodeCopy | undefined = typeof Buffer === 'function' ? (Buffer.prototype.copy as unknown as NodeCopy) : undefined;
 
+/** A copy of `a` in an array twice its length (the walks' growable scratch tables). */
+export function doubled(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 /**
  * Copies src[from, to) to dst at `at`. Short runs by a loop, long ones natively:
  * a native copy costs ~50 ns whatever the length (set(subarray) 50 ns,
@@ -188,17 +195,12 @@ export class Splicer {
   }
 
   private growEdits(): void {
-    const grow = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.eFrom = grow(this.eFrom);
-    this.eTo = grow(this.eTo);
-    this.eA0 = grow(this.eA0);
-    this.eA1 = grow(this.eA1);
-    this.eF0 = grow(this.eF0);
-    this.eF1 = grow(this.eF1);
+    this.eFrom = doubled(this.eFrom);
+    this.eTo = doubled(this.eTo);
+    this.eA0 = doubled(this.eA0);
+    this.eA1 = doubled(this.eA1);
+    this.eF0 = doubled(this.eF0);
+    this.eF1 = doubled(this.eF1);
   }
 
   /**

@@ -17,7 +17,7 @@
 // byte for byte.
 import { Buffer, isUtf8 } from 'node:buffer';
 import { ProtoReader, utf8Read } from '../../pdata/proto/reader.js';
-import { equalBytes, putVarint32 } from '../../pdata/wire/splice.js';
+import { doubled, equalBytes, putVarint32 } from '../../pdata/wire/splice.js';
 import { encodeKeyValue } from '../../pdata/proto/common.js';
 import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { WireWalker } from '../../pdata/wire/walker.js';
@@ -743,17 +743,12 @@ export class WireSigner extends CanonicalBuffer {
   }
 
   private growEntries(): void {
-    const g = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.kS = g(this.kS);
-    this.kE = g(this.kE);
-    this.mT = g(this.mT);
-    this.mS = g(this.mS);
-    this.mE = g(this.mE);
-    this.pm = g(this.pm);
+    this.kS = doubled(this.kS);
+    this.kE = doubled(this.kE);
+    this.mT = doubled(this.mT);
+    this.mS = doubled(this.mS);
+    this.mE = doubled(this.mE);
+    this.pm = doubled(this.pm);
   }
 
   // The previous item's attribute keys (ranges in the same request) and the

@@ -5,6 +5,7 @@
 // the watched attribute keys).
 import { DecodeError } from '../../component/errors.js';
 import { ProtoReader, utf8Read } from '../../pdata/proto/reader.js';
+import { doubled } from '../../pdata/wire/splice.js';
 import type { Needs } from './policies.js';
 import { durationMs, idKey, STATUS_BIT, type AttrVal, type TraceEntry } from './trace.js';
 
@@ -79,7 +80,7 @@ export class Splitter {
    */
   private lastGroup: SpanGroup | undefined;
   /** Span body ranges of the ScopeSpans being split (start, end pairs). */
-  private spanRanges = new Int32Array(512);
+  private spanRanges: Int32Array = new Int32Array(512);
   private r: ProtoReader = new ProtoReader(new Uint8Array(0));
   private readonly watchAttrs: boolean;
   private readonly watchTimes: boolean;
@@ -176,11 +177,7 @@ export class Splitter {
       const tag = r.tag();
       if (tag === 0x12) {
         const n = r.len32(end);
-        if (k === ranges.length) {
-          const grown = new Int32Array(ranges.length * 2);
-          grown.set(ranges);
-          ranges = this.spanRanges = grown;
-        }
+        if (k === ranges.length) ranges = this.spanRanges = doubled(ranges);
         ranges[k] = r.pos;
         ranges[k + 1] = r.pos + n;
         k += 2;
