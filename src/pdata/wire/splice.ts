@@ -226,8 +226,8 @@ export class Splicer {
     // JS heap allocated.
     let edgesInOrder = true;
     for (let i = 1; i < n && edgesInOrder; i++) if (this.eFrom[i]! < this.eFrom[i - 1]!) edgesInOrder = false;
-    let nf = edgesInOrder ? this.chainFrames(n) : -1;
-    if (nf < 0) nf = this.mapFrames(n);
+    const chained = edgesInOrder ? this.chainFrames(n) : -1;
+    const nf = chained >= 0 ? chained : this.mapFrames(n);
     let topDelta = 0;
     for (let i = 0; i < n; i++) {
       const d = this.eA1[i]! - this.eA0[i]! - (this.eTo[i]! - this.eFrom[i]!);
@@ -241,9 +241,13 @@ export class Splicer {
     // that order already puts children first, and edits and frames merge
     // without a sort. Measured on signing 100 spans (one insertion per span,
     // signing.bench.ts "on bytes"): the sort comparators took 0.9% of the
-    // profile.
-    let inOrder = edgesInOrder;
-    for (let f = 1; f < nf && inOrder; f++) if (fPos[f]! <= fPos[f - 1]!) inOrder = false;
+    // profile. chainFrames() succeeds only with its frames in source order;
+    // the Map's frames of in-order edits are checked.
+    let inOrder = chained >= 0;
+    if (!inOrder && edgesInOrder) {
+      inOrder = true;
+      for (let f = 1; f < nf && inOrder; f++) if (fPos[f]! <= fPos[f - 1]!) inOrder = false;
+    }
     if (inOrder) for (let i = 0; i < nf; i++) order[i] = nf - 1 - i;
     else {
       for (let i = 0; i < nf; i++) order[i] = i;

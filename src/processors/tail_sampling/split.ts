@@ -500,9 +500,9 @@ export function appendGroup(t: TraceEntry, g: SpanGroup, src: Uint8Array): numbe
     // a following span of the same scope whose body starts one tag byte and
     // a minimal length prefix after this one ends (so its field starts right
     // here, and the bytes between are the tag and length written above) is
-    // copied in the same run. One
-    // view and one copy per run, not per span: in the full pipeline's
-    // allocation profile, a view per span was 12% of the JS heap allocated.
+    // copied in the same run. One view and one copy per run, not per span:
+    // in the full pipeline's allocation profile, a view per span was 12% of
+    // the JS heap allocated.
     while (i + 3 < sp.length && sp[i + 3] === sc && sp[i + 4]! === e + 1 + varintSize(sp[i + 5]! - sp[i + 4]!)) {
       e = sp[i + 5]!;
       i += 3;
@@ -573,4 +573,3 @@ export function mergeFacts(t: TraceEntry, g: SpanGroup, needs: Needs): number {
 }
 
 export { utf8Read };
-
