@@ -1,7 +1,7 @@
 // The filelog receiver on real files in a temp dir: reading, rotation while a
 // writer appends, truncation, multiline, encodings, gzip, bad files and
 // checkpoints in a real file_storage.
-import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,6 +25,19 @@ function start(raw: Record<string, unknown>, opts: { fail?: () => Error | undefi
   const { r, telemetry } = makeReceiver({ poll_interval: '20ms', force_flush_period: '100ms', ...raw }, sink, { telemetry: opts.telemetry });
   cleanup.push(() => r.shutdown());
   return { sink, r, telemetry, go: () => r.start(opts.host ?? hostWith()) };
+}
+
+/** The paths this process holds open (Linux). */
+function openFiles(): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      out.push(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      // closed while listing
+    }
+  }
+  return out;
 }
 
 const bodies = (sink: ReturnType<typeof collector>) => sink.records.map((r) => plain(r.body) as string);
@@ -84,11 +97,15 @@ describe('filelog receiver', () => {
     writeFileSync(join(dir, 'skip.log'), 'excluded\n');
     const { sink, go } = start({ include: [join(dir, '*.log')], exclude: [join(dir, 'skip.log')], start_at: 'end', include_file_path: true });
     await go();
-    await new Promise((r) => setTimeout(r, 100));
+    // start_at applies to the files the first poll finds, so the test writes only after that poll has
+    // ended: a file created once old.log is open is found by a later poll and read from its start.
+    await waitFor(() => openFiles().includes(join(dir, 'old.log')));
+    writeFileSync(join(dir, 'probe.log'), 'probe\n');
+    await waitFor(() => bodies(sink).includes('probe'));
     appendFileSync(join(dir, 'old.log'), 'after start\r\n');
     writeFileSync(join(dir, 'new.log'), 'a new file is read from its start\n');
-    await waitFor(() => sink.records.length >= 2);
-    expect(bodies(sink).sort()).toEqual(['a new file is read from its start', 'after start']);
+    await waitFor(() => sink.records.length >= 3);
+    expect(bodies(sink).filter((b) => b !== 'probe').sort()).toEqual(['a new file is read from its start', 'after start']);
     const r = sink.records.find((x) => plain(x.body) === 'after start')!;
     expect(attrs(r)).toEqual({ 'log.file.name': 'old.log', 'log.file.path': join(dir, 'old.log') });
     expect(r.observedTimeUnixNano).toBeGreaterThan(0n);
