@@ -9,17 +9,25 @@ import { validateFiles } from '../../src/service/service.js';
 import { DEFAULT_CONFIG } from '../../src/cli.js';
 import { LoggerProvider, SimpleLogRecordProcessor, InMemoryLogRecordExporter } from '@opentelemetry/sdk-logs';
 
+/** Free loopback ports for the default config's listeners, and the environment that points it at them and at `dir`. */
+async function defaultConfigEnv(dir: string) {
+  const ports = { grpc: await freePort(), http: await freePort() };
+  const metrics = await freePort();
+  const env = {
+    SIEVE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.grpc}`,
+    SIEVE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.http}`,
+    SIEVE_METRICS_ENDPOINT: `127.0.0.1:${metrics}`,
+    SIEVE_DATA_DIR: join(dir, 'data'),
+  };
+  return { ports, metrics, env };
+}
+
 describe('the default config', () => {
   it('runs with the V8 setting of `npm start` when started as the `sieve` bin', async () => {
     const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
     expect(start).toContain('--max-semi-space-size=${SIEVE_SEMI_SPACE_MIB:-1} ');
     const dir = tempDir();
-    const env = {
-      SIEVE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${await freePort()}`,
-      SIEVE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${await freePort()}`,
-      SIEVE_METRICS_ENDPOINT: `127.0.0.1:${await freePort()}`,
-      SIEVE_DATA_DIR: join(dir, 'data'),
-    };
+    const { env } = await defaultConfigEnv(dir);
     const d = await spawnSieve('', { args: [], dir, env, bin: true });
     try {
       // The shebang's env execs node in place: the child is the daemon itself.
@@ -39,18 +47,8 @@ describe('the default config', () => {
 
   it('writes what it receives to ./data with secrets removed', async () => {
     const dir = tempDir();
-    const ports = { grpc: await freePort(), http: await freePort() };
-    const metrics = await freePort();
-    const d = await spawnSieve('', {
-      args: [],
-      dir,
-      env: {
-        SIEVE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${ports.grpc}`,
-        SIEVE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${ports.http}`,
-        SIEVE_METRICS_ENDPOINT: `127.0.0.1:${metrics}`,
-        SIEVE_DATA_DIR: join(dir, 'data'),
-      },
-    });
+    const { ports, metrics, env } = await defaultConfigEnv(dir);
+    const d = await spawnSieve('', { args: [], dir, env });
     try {
       const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkphbmUifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
       const mem = new InMemoryLogRecordExporter();
