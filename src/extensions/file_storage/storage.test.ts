@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsumerError } from '../../component/errors.js';
@@ -9,7 +10,7 @@ import { Telemetry } from '../../pdata/telemetry.js';
 import { queueSchema } from '../../exporters/exporterhelper/helper.js';
 import { SelfTelemetry } from '../../service/telemetry.js';
 import { fileStorageSchema, validateFileStorage, type FileStorageConfig } from './config.js';
-import { FileStorage, databaseFile, walCheckpointPages } from './storage.js';
+import { FileStorage, PAGE_SIZE, databaseFile, walCheckpointBytes } from './storage.js';
 
 function parse(raw: unknown): { cfg: FileStorageConfig; errors: string[] } {
   const issues = new Issues();
@@ -242,10 +243,32 @@ describe('file_storage', () => {
   });
 
   it('keeps the WAL checkpoint interval under a quarter of the cap', () => {
-    expect(walCheckpointPages(0)).toBe(30_000);
-    expect(walCheckpointPages(1024 ** 3)).toBe(30_000);
-    expect(walCheckpointPages(64 * 1024 ** 2)).toBe(4096);
-    expect(walCheckpointPages(64 * 1024)).toBe(1000);
+    expect(walCheckpointBytes(0)).toBe(30_000 * 4096);
+    expect(walCheckpointBytes(1024 ** 3)).toBe(30_000 * 4096);
+    expect(walCheckpointBytes(64 * 1024 ** 2)).toBe(16 * 1024 ** 2);
+    expect(walCheckpointBytes(64 * 1024)).toBe(1000 * 4096);
+  });
+
+  it('makes new files with 16 KiB pages and sets the checkpoint interval in the file\'s own pages', async () => {
+    const dir = tmp();
+    const s = await storage({ directory: dir, max_size_bytes: 64 * 1024 ** 2 });
+    expect(await s.pragma('page_size')).toBe(PAGE_SIZE);
+    expect(await s.pragma('wal_autocheckpoint')).toBe((16 * 1024 ** 2) / PAGE_SIZE);
+    expect(await s.pragma('journal_size_limit')).toBe(16 * 1024 ** 2);
+    await s.shutdown();
+
+    // A file made with SQLite's default 4 KiB pages keeps them; the interval is counted in them.
+    const old = tmp();
+    const db = new Database(databaseFile(old, 'file_storage'));
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (x)');
+    db.close();
+    const o = await storage({ directory: old, max_size_bytes: 64 * 1024 ** 2 });
+    expect(await o.pragma('page_size')).toBe(4096);
+    expect(await o.pragma('wal_autocheckpoint')).toBe((16 * 1024 ** 2) / 4096);
+    const info = await o.append('o', 'traces', new Uint8Array(100_000).fill(7), 1, {});
+    expect((await o.read(info.id))?.data).toEqual(new Uint8Array(100_000).fill(7));
+    await o.shutdown();
   });
 
   it('batches deletions and commits them at shutdown', async () => {

@@ -34,19 +34,34 @@ const FULL_REPORT_MS = 5000;
 /** How long a deletion may wait for a commit when no write comes along. */
 const DELETE_FLUSH_MS = 50;
 /**
- * WAL checkpoint interval, in 4 KiB pages. Records are written and deleted
- * again within seconds, so a longer interval lets a checkpoint copy (and sync)
- * only the pages still live. bench/durable.ts, durable scenario, two runs each
- * (spans/s, daemon CPU s per million spans): 1000 pages (SQLite's default):
- * 97k, 8.0; 10000: 92-99k, 6.9-7.5; 30000: 138-156k, 6.5-6.9. The interval is
- * kept under a quarter of max_size_bytes so a small storage keeps a small WAL.
+ * WAL checkpoint interval, in bytes of the write-ahead log. Records are written
+ * and deleted again within seconds, so a longer interval lets a checkpoint copy
+ * (and sync) only the pages still live. bench/durable.ts, durable scenario, two
+ * runs each (spans/s, daemon CPU s per million spans), 4 KiB pages: 1000 pages
+ * (SQLite's default, 4 MB): 97k, 8.0; 10000 (41 MB): 92-99k, 6.9-7.5; 30000
+ * (123 MB): 138-156k, 6.5-6.9. The interval is kept under a quarter of
+ * max_size_bytes so a small storage keeps a small WAL.
  */
-const WAL_CHECKPOINT_MAX_PAGES = 30_000;
+const WAL_CHECKPOINT_MAX_BYTES = 30_000 * 4096;
+const WAL_CHECKPOINT_MIN_BYTES = 1000 * 4096;
 
-export function walCheckpointPages(maxSizeBytes: number): number {
-  if (maxSizeBytes <= 0) return WAL_CHECKPOINT_MAX_PAGES;
-  return Math.max(1000, Math.min(WAL_CHECKPOINT_MAX_PAGES, Math.floor(maxSizeBytes / 4096 / 4)));
+export function walCheckpointBytes(maxSizeBytes: number): number {
+  if (maxSizeBytes <= 0) return WAL_CHECKPOINT_MAX_BYTES;
+  return Math.max(WAL_CHECKPOINT_MIN_BYTES, Math.min(WAL_CHECKPOINT_MAX_BYTES, Math.floor(maxSizeBytes / 4)));
 }
+
+/**
+ * SQLite page size of a new database file. Payloads are request and batch
+ * bytes (tens of KiB to MiBs), stored as chains of overflow pages that every
+ * insert writes twice (WAL, then checkpoint) and every delete walks to free.
+ * bench/durable.ts --scenario durable --duration 10, alternating runs with the
+ * same WAL bytes between checkpoints (spans/s per core of daemon CPU):
+ * 4 KiB (SQLite's default) 176k-214k; 8 KiB 184k-240k; 16 KiB 219k-279k;
+ * 32 KiB 221k-231k. 64 KiB gave 126k-188k (with 30000 pages between
+ * checkpoints, not the same bytes). cache_size -8192 against the default
+ * -2000 made no difference at 16 KiB.
+ */
+export const PAGE_SIZE = 16384;
 
 const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 
@@ -235,7 +250,8 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
         fsync: this.cfg.fsync,
         timeout: this.cfg.timeout,
         vacuum: this.cfg.compaction.on_start,
-        walAutocheckpoint: walCheckpointPages(this.cfg.max_size_bytes),
+        pageSize: PAGE_SIZE,
+        walCheckpointBytes: walCheckpointBytes(this.cfg.max_size_bytes),
       });
       if (this.closed) return;
       this.used = Number(r.used);

@@ -5,7 +5,7 @@
 //
 // Protocol: the main thread posts { re, op, ... } and gets back
 // { re, ok: true, ... } or { re, ok: false, code, message, fatal }.
-//   open   { file, fsync, timeout, vacuum }  → { used }
+//   open   { file, fsync, timeout, vacuum, pageSize, walCheckpointBytes } → { used }
 //   commit { head: JSON [owner, signal, items, size, meta, length]*, buf, dels } → { ids }
 //   list   { owner }                         → { rows: [{ id, signal, items, size }] }
 //   read   { id }                            → { data, meta } | { missing: true }
@@ -26,13 +26,17 @@ function open(m) {
   if (db) return { used: used() };
   const d = new Database(m.file, { timeout: m.timeout });
   try {
+    // Takes effect only while the file is new; a database made earlier keeps its page size.
+    d.pragma('page_size = ' + m.pageSize);
     d.pragma('locking_mode = EXCLUSIVE');
     const mode = String(d.pragma('journal_mode = WAL', { simple: true })).toLowerCase();
     if (mode !== 'wal') throw Object.assign(new Error('cannot switch ' + m.file + ' to WAL mode (got ' + mode + ')'), { code: 'SIEVE_NO_WAL' });
     d.pragma('synchronous = ' + (m.fsync ? 'FULL' : 'NORMAL'));
-    d.pragma('wal_autocheckpoint = ' + m.walAutocheckpoint);
-    // After a checkpoint the WAL file is cut back to the same size, so a burst does not leave it large.
-    d.pragma('journal_size_limit = ' + m.walAutocheckpoint * Number(d.pragma('page_size', { simple: true })));
+    // The checkpoint interval is given in bytes and set in this file's pages. After a checkpoint the
+    // WAL file is cut back to the same size, so a burst does not leave it large.
+    const pageSize = Number(d.pragma('page_size', { simple: true }));
+    d.pragma('wal_autocheckpoint = ' + Math.max(1, Math.round(m.walCheckpointBytes / pageSize)));
+    d.pragma('journal_size_limit = ' + m.walCheckpointBytes);
     const version = Number(d.pragma('user_version', { simple: true }));
     if (version > SCHEMA_VERSION) throw Object.assign(new Error(m.file + ' was written by a newer Sieve (schema ' + version + ')'), { code: 'SIEVE_SCHEMA' });
     d.exec('CREATE TABLE IF NOT EXISTS records (' +
