@@ -20,14 +20,32 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
 /** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A loopback port that was free a moment ago, for a daemon the test starts
+ * next. Taken below the kernel's ephemeral range (32768-60999 here), where
+ * the loopback clients of tests running in parallel get their local ports:
+ * a port handed out from that range could be taken by an outgoing connection
+ * before the daemon binds it ("address ... already in use"). Each vitest
+ * worker has its own slice of 2000 ports, and a process never hands out the
+ * same port twice.
+ */
+const PORT_SLICE = 2000;
+const portBase = 10_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % 11) * PORT_SLICE;
+let portNext = Math.floor(Math.random() * PORT_SLICE);
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_SLICE; tries++) {
+    const port = portBase + (portNext++ % PORT_SLICE);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port in ${portBase}-${portBase + PORT_SLICE - 1}`);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
