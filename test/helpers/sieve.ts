@@ -19,15 +19,14 @@ import { Service, type ServiceOptions } from '../../src/service/service.js';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
-/** A free TCP port on 127.0.0.1. */
 /**
  * A loopback port that was free a moment ago, for a daemon the test starts
  * next. Taken below the kernel's ephemeral range (32768-60999 here), where
  * the loopback clients of tests running in parallel get their local ports:
  * a port handed out from that range could be taken by an outgoing connection
  * before the daemon binds it ("address ... already in use"). Each vitest
- * worker has its own slice of 2000 ports, and a process never hands out the
- * same port twice.
+ * worker has its own slice of 2000 ports, and goes through its slice in turn,
+ * so a port is not handed out again until the other 1999 have been.
  */
 const PORT_SLICE = 2000;
 const portBase = 10_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % 11) * PORT_SLICE;
