@@ -16,6 +16,7 @@ import { SelfTelemetry } from './telemetry.js';
 import { TapHub } from './tap.js';
 import type { Signal } from '../pdata/model.js';
 import { registerProcessMetrics } from './process_metrics.js';
+import { startExternalReclaim, stopExternalReclaim } from './gc.js';
 import { listen, StartError } from './net.js';
 import { WorkerLink } from './workers/link.js';
 
@@ -146,6 +147,8 @@ export class Service {
   private servers: Server[] = [];
   private adminRoutes = new Map<string, AdminHandler>();
   private shutdownP: Promise<void> | undefined;
+  /** Holds the process's reclaim of dead request bytes (gc.ts) while running. */
+  private reclaiming = false;
   private started = false;
   readonly instanceId: string;
   /** Bound address of the self-telemetry endpoint, once started. */
@@ -269,6 +272,8 @@ export class Service {
       throw e;
     }
     for (const e of graph.extensions.values()) if (isPipelineWatcher(e)) e.ready();
+    startExternalReclaim();
+    this.reclaiming = true;
     this.logger.info('Everything is ready. Begin running and processing data.', {
       pipelines: this.config.pipelines.map((p) => p.id),
     });
@@ -570,6 +575,8 @@ export class Service {
         if (n.kind === 'extension') await n.component.shutdown().catch(() => undefined);
       }
       this.taps.closeAll();
+      if (this.reclaiming) stopExternalReclaim();
+      this.reclaiming = false;
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       this.logger.info('Shutdown complete.');
     })();

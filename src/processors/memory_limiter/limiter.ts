@@ -1,13 +1,14 @@
 // Refuses data with a retryable error while memory in use is above the soft
 // limit (limit - spike), so clients back off (429 + Retry-After) before the
 // process runs out of memory. Above the hard limit it also asks V8 to collect
-// garbage when the process was started with --expose-gc.
+// garbage, as the Collector's limiter does.
 import { totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Consumer, CreateSettings, ConsumeResult, HealthReport, ProcessorComponent } from '../../component/component.js';
 import { throttleError } from '../../component/errors.js';
 import { ITEM_NAME, type Signal } from '../../pdata/model.js';
 import type { Telemetry } from '../../pdata/telemetry.js';
+import { gcFunction } from '../../service/gc.js';
 import type { MemoryLimiterConfig } from './factory.js';
 
 const MiB = 1024 * 1024;
@@ -64,10 +65,9 @@ export class MemoryLimiter implements ProcessorComponent {
   /** Samples memory and updates the refusing state. */
   check(): void {
     const used = this.measure();
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (used >= this.hardLimit && gc && Date.now() - this.lastGc >= this.cfg.min_gc_interval_when_hard_limited) {
+    if (used >= this.hardLimit && Date.now() - this.lastGc >= this.cfg.min_gc_interval_when_hard_limited) {
       this.lastGc = Date.now();
-      gc();
+      void gcFunction()();
     }
     const was = this.refusing;
     this.refusing = this.measure() >= this.softLimit;
