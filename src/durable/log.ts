@@ -32,8 +32,34 @@ import type { RecordInfo, RecordStore } from './store.js';
 
 export class DurableRecord implements DurableRef {
   private refs = 1;
-  constructor(private log: DurableLog, readonly info: RecordInfo) {
+  /**
+   * @param payload the bytes stored, as the batch that carries this record
+   *   holds them (undefined for a replayed record)
+   */
+  constructor(private log: DurableLog, readonly info: RecordInfo, readonly payload?: Uint8Array) {
     leaks.register(this, { log, info }, this);
+  }
+
+  /**
+   * True when a persistent queue of `store` may take this record over for
+   * `bytes` instead of storing them again: the bytes are the record's own
+   * payload and the batch offering them holds the one reference left.
+   */
+  adoptableBy(store: RecordStore, bytes: Uint8Array): boolean {
+    return this.refs === 1 && this.payload === bytes && this.log.store === store;
+  }
+
+  /**
+   * The record now belongs to another owner in storage (a persistent queue
+   * adopted it): done here without deleting it. False when it was abandoned
+   * meanwhile (its deletion is already queued).
+   */
+  handOver(): boolean {
+    if (this.refs <= 0) return false;
+    this.refs = 0;
+    leaks.unregister(this);
+    this.log.handedOver();
+    return true;
   }
 
   retain(): void {
@@ -75,7 +101,7 @@ export class DurableLog {
   constructor(readonly store: RecordStore, readonly owner: string, telemetry: SelfTelemetry, component: string) {
     this.labels = { receiver: component };
     this.persisted = telemetry.counter('sieve_durable_persisted_requests_total', 'Requests committed to storage before they were acknowledged.', ['receiver']);
-    this.released = telemetry.counter('sieve_durable_released_requests_total', 'Durably stored requests deleted because every exporter was done with them.', ['receiver']);
+    this.released = telemetry.counter('sieve_durable_released_requests_total', 'Durably stored requests this receiver is done with: deleted because every exporter was done with them, or taken over by a persistent sending queue.', ['receiver']);
     this.leakedCounter = telemetry.counter('sieve_durable_leaked_requests_total', 'Durably stored requests deleted because a component dropped them without releasing them (they were no longer covered).', ['receiver']);
     registerPendingGauge(telemetry, this);
   }
@@ -85,8 +111,9 @@ export class DurableLog {
    * Rejects with the storage's retryable error when it is full or unavailable.
    */
   async persist(data: Telemetry): Promise<DurableRecord> {
-    const info = await this.store.append(this.owner, data.signal, data.toProto(), data.itemCount(), data.ctx);
-    const rec = this.track(info);
+    const bytes = data.toProto();
+    const info = await this.store.append(this.owner, data.signal, bytes, data.itemCount(), data.ctx);
+    const rec = this.track(info, bytes);
     this.persisted.inc(this.labels);
     attach(data, rec);
     return rec;
@@ -111,9 +138,15 @@ export class DurableLog {
     return { data, record };
   }
 
-  private track(info: RecordInfo): DurableRecord {
+  private track(info: RecordInfo, payload?: Uint8Array): DurableRecord {
     this.live++;
-    return new DurableRecord(this, info);
+    return new DurableRecord(this, info, payload);
+  }
+
+  /** Called by a record that another owner took over in storage. */
+  handedOver(): void {
+    this.live--;
+    this.released.inc(this.labels);
   }
 
   /** Called by a record whose last reference is gone. */

@@ -26,6 +26,12 @@ export interface RecordStore {
    * that join into it.
    */
   append(owner: string, signal: Signal, data: Uint8Array | readonly Uint8Array[], items: number, ctx: RequestContext): Promise<RecordInfo>;
+  /**
+   * Gives stored records to another owner, in the next transaction (a
+   * persistent queue taking over whole durable requests instead of storing
+   * their bytes again). Optional.
+   */
+  adopt?(owner: string, ids: readonly number[]): Promise<void>;
   /** Deletes a record. Deletions are batched into the next transaction; a crash before it means the record is seen again. */
   remove(id: number, size: number): void;
   /** The records of one owner, oldest first. */

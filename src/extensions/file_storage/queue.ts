@@ -3,11 +3,22 @@
 // on disk; `take` reads batches back in order; a batch is deleted when it is
 // delivered or dropped for good. Batches taken but never marked done (the
 // daemon stopped or was killed mid-send) are sent again on the next start.
+//
+// A batch made of whole durably acknowledged requests, as they were stored and
+// held by nobody else, is not written again: the queue takes the stored
+// requests over (one transaction makes it their owner) and sends them as the
+// batch. After a restart it finds them among its own records, one per request.
+// Measured with bench/durable.ts (durable receiver, batch, persistent queue):
+// see bench/RESULTS.md.
 import { throttleError, unavailableError } from '../../component/errors.js';
 import type { BatchQueue, QueueConfig, QueueItem, QueueOptions } from '../../exporters/exporterhelper/helper.js';
 import type { Signal } from '../../pdata/model.js';
 import { Telemetry } from '../../pdata/telemetry.js';
 import type { RecordInfo, RecordStore } from '../../durable/store.js';
+import { DurableRecord } from '../../durable/log.js';
+
+/** A queued batch: one record, or the durable requests the queue adopted for it (`members`, in order). */
+type Entry = RecordInfo & { members?: readonly RecordInfo[] };
 
 /**
  * Payloads offered in this process are kept in memory up to this many bytes,
@@ -22,7 +33,7 @@ export class PersistentQueue implements BatchQueue {
   /** Batches stored and not yet taken, kept as their byte ranges so a taker need not read them back. */
   private cache = new Map<number, { parts: readonly Uint8Array[]; length: number; ctx: Telemetry['ctx'] }>();
   private cached = 0;
-  private backlog: RecordInfo[] = [];
+  private backlog: Entry[] = [];
   private head = 0;
   /** Used capacity in sizer units, counting batches taken but not yet done. */
   private used = 0;
@@ -39,6 +50,8 @@ export class PersistentQueue implements BatchQueue {
     private cfg: QueueConfig,
     _sizeOf: unknown,
     private opts: QueueOptions = {},
+    /** Bytes of offered payloads kept in memory (CACHE_BYTES; tests set less). */
+    private readonly cacheBytes = CACHE_BYTES,
   ) {
     // Sized from what the store records, so a backlog loaded after a restart is sized like new data.
     this.units = cfg.sizer === 'items' ? (items) => items : cfg.sizer === 'bytes' ? (_i, size) => size : () => 1;
@@ -85,9 +98,22 @@ export class PersistentQueue implements BatchQueue {
       if (this.closed) throw unavailableError('exporter is shutting down', 1000, 'SIEVE_ERR_SHUTTING_DOWN');
     }
     this.used += units;
-    let info: RecordInfo;
+    let info: Entry;
+    const adopt = this.adoptable(data, parts);
     try {
-      info = await this.store.append(this.owner, this.signal, parts, items, data.ctx);
+      if (adopt) {
+        await this.store.adopt!(this.owner, adopt.map((r) => r.info.id));
+        const members = adopt.map((r) => r.info);
+        let n = 0;
+        let size = 0;
+        for (const m of members) {
+          n += m.items;
+          size += m.size;
+        }
+        // Abandoned meanwhile (refused by another branch): the requests are deleted, the client sends them again.
+        for (const r of adopt) r.handOver();
+        info = { id: members[0]!.id, signal: this.signal, items: n, size, members };
+      } else info = await this.store.append(this.owner, this.signal, parts, items, data.ctx);
     } catch (e) {
       this.used -= units;
       this.spaceWaiters.shift()?.();
@@ -96,7 +122,7 @@ export class PersistentQueue implements BatchQueue {
     // Charged as recorded from now on (done() gives back the same amount).
     this.used += this.units(info.items, info.size) - units;
     if (this.closed) return; // committed: sent after the next start
-    if (this.cached + length <= CACHE_BYTES) {
+    if (this.cached + length <= this.cacheBytes) {
       const ctx = { ...data.ctx };
       delete ctx.durable; // released once committed; the queued copy holds none
       this.cache.set(info.id, { parts, length, ctx });
@@ -105,6 +131,17 @@ export class PersistentQueue implements BatchQueue {
     this.backlog.push(info);
     const w = this.waiters.shift();
     if (w) this.nextItem().then(w, () => w(undefined));
+  }
+
+  /** The durable records `parts` are, one each and in order, when this queue may take them over (see the header). */
+  private adoptable(data: Telemetry, parts: readonly Uint8Array[]): DurableRecord[] | undefined {
+    const refs = data.ctx.durable;
+    if (!this.store.adopt || !refs || refs.length !== parts.length) return undefined;
+    for (let i = 0; i < refs.length; i++) {
+      const r = refs[i];
+      if (!(r instanceof DurableRecord) || !r.adoptableBy(this.store, parts[i]!)) return undefined;
+    }
+    return refs as DurableRecord[];
   }
 
   take(): Promise<QueueItem | undefined> {
@@ -125,7 +162,7 @@ export class PersistentQueue implements BatchQueue {
         this.cache.delete(info.id);
         this.cached -= hit.length;
       }
-      const rec = hit ? { parts: hit.parts, ctx: hit.ctx } : await this.store.read(info.id).then((r) => r && { parts: [r.data], ctx: r.ctx });
+      const rec = hit ? { parts: hit.parts, ctx: hit.ctx, items: info.items } : await this.readBack(info);
       if (!rec && !this.store.available() && !this.closed) {
         // The database is being reopened: wait for it rather than skipping the batch.
         await new Promise<void>((r) => this.store.whenOpen(r));
@@ -143,16 +180,34 @@ export class PersistentQueue implements BatchQueue {
       }
       let finished = false;
       return {
-        data: Telemetry.fromParts(this.signal, rec.parts, info.items, rec.ctx),
+        data: Telemetry.fromParts(this.signal, rec.parts, rec.items, rec.ctx),
         done: () => {
           if (finished) return;
           finished = true;
           this.used -= units;
-          this.store.remove(info.id, info.size);
+          if (info.members) for (const m of info.members) this.store.remove(m.id, m.size);
+          else this.store.remove(info.id, info.size);
           this.spaceWaiters.shift()?.();
         },
       };
     }
+  }
+
+  /** A batch not kept in memory, read from storage (an adopted one as the join of its requests, with the first one's context). */
+  private async readBack(info: Entry): Promise<{ parts: readonly Uint8Array[]; ctx: Telemetry['ctx']; items: number } | undefined> {
+    const members = info.members;
+    if (!members) return this.store.read(info.id).then((r) => r && { parts: [r.data], ctx: r.ctx, items: info.items });
+    const rows = await Promise.all(members.map((m) => this.store.read(m.id)));
+    const parts: Uint8Array[] = [];
+    let ctx: Telemetry['ctx'] | undefined;
+    let items = 0;
+    rows.forEach((r, i) => {
+      if (!r) return;
+      parts.push(r.data);
+      ctx ??= r.ctx;
+      items += members[i]!.items;
+    });
+    return ctx ? { parts, ctx, items } : undefined;
   }
 
   size(): number {

@@ -6,10 +6,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConsumerError } from '../../component/errors.js';
 import { Issues, formatPath } from '../../config/schema.js';
 import { host, memoryLogger, seqsOf, settings, traces } from '../../durable/testdata/fixtures.js';
+import { DurableLog } from '../../durable/log.js';
 import { Telemetry } from '../../pdata/telemetry.js';
 import { queueSchema } from '../../exporters/exporterhelper/helper.js';
 import { SelfTelemetry } from '../../service/telemetry.js';
 import { fileStorageSchema, validateFileStorage, type FileStorageConfig } from './config.js';
+import { PersistentQueue } from './queue.js';
 import { FileStorage, PAGE_SIZE, databaseFile, walCheckpointBytes } from './storage.js';
 
 function parse(raw: unknown): { cfg: FileStorageConfig; errors: string[] } {
@@ -149,6 +151,105 @@ describe('file_storage', () => {
     // The stored payload of the joined batch was the concatenation (checked through a fresh append and read).
     const info = await again.append('o', 'traces', batch.protoParts(), 9, {});
     expect(Buffer.from((await again.read(info.id))!.data).equals(joined)).toBe(true);
+  });
+
+  it('hands records to another owner in one commit: listed there from then on, across a restart, and deleted as usual', async () => {
+    const dir = tmp();
+    const s = await storage({ directory: dir });
+    const a = await s.append('durable/otlp', 'traces', traces(0, 2).toProto(), 2, {});
+    const b = await s.append('durable/otlp', 'traces', traces(2, 3).toProto(), 3, { tenant: 't1' });
+    const c = await s.append('durable/otlp', 'traces', traces(5, 1).toProto(), 1, {});
+    await s.adopt('queue/otlp/traces', [a.id, c.id]);
+    expect(await s.list('durable/otlp')).toEqual([b]);
+    expect(await s.list('queue/otlp/traces')).toEqual([a, c]);
+    expect(s.usedBytes()).toBe(a.size + b.size + c.size);
+    await s.shutdown();
+
+    const again = await storage({ directory: dir });
+    expect(await again.list('durable/otlp')).toEqual([b]);
+    expect(await again.list('queue/otlp/traces')).toEqual([a, c]);
+    expect(seqsOf(Telemetry.fromProto('traces', (await again.read(c.id))!.data, 1))).toEqual([5]);
+    again.remove(a.id, a.size);
+    await again.sync();
+    expect(await again.list('queue/otlp/traces')).toEqual([c]);
+    expect(again.usedBytes()).toBe(b.size + c.size);
+    await again.shutdown();
+    await expect(again.adopt('queue/otlp/traces', [b.id])).rejects.toMatchObject({ code: 'SIEVE_ERR_STORAGE_UNAVAILABLE' });
+    // A deleted record leaves no hand-over row behind.
+    const db = new Database(databaseFile(dir, 'file_storage'), { readonly: true });
+    expect(db.prepare('SELECT id, owner FROM adopted').all()).toEqual([{ id: c.id, owner: 'queue/otlp/traces' }]);
+    db.close();
+  });
+
+  it('takes over whole durable requests for a batch instead of storing their bytes again, and copies a batch it may not take over', async () => {
+    const dir = tmp();
+    const t = new SelfTelemetry();
+    const s = await storage({ directory: dir }, 'file_storage', t);
+    const log = new DurableLog(s, 'durable/otlp', t, 'otlp');
+    const q = s.createQueue('otlp', 'traces', queueSchema.parse({ storage: 'file_storage' }, [], new Issues()), (d) => d.protoLength());
+    await q.start?.(host());
+    const reqs = [traces(0, 3), traces(3, 4)];
+    const recs = [];
+    for (const r of reqs) recs.push(await log.persist(r));
+    const batch = Telemetry.concat('traces', reqs);
+    await q.offer(batch);
+    // No new record: the two requests are the queue's now, and the receiver is done with them.
+    expect(await s.list('durable/otlp')).toEqual([]);
+    expect((await s.list('queue/otlp/traces')).map((r) => r.id)).toEqual(recs.map((r) => r.info.id));
+    expect(recs.map((r) => r.references)).toEqual([0, 0]);
+    expect(log.pending()).toBe(0);
+    expect(s.usedBytes()).toBe(recs[0]!.info.size + recs[1]!.info.size);
+
+    // Held by another branch too (a second exporter): the queue stores its own copy.
+    const shared = traces(7, 2);
+    const rec = await log.persist(shared);
+    rec.retain();
+    await q.offer(Telemetry.concat('traces', [shared]));
+    expect((await s.list('durable/otlp')).map((r) => r.id)).toEqual([rec.info.id]);
+    expect(await s.list('queue/otlp/traces')).toHaveLength(3);
+    // Changed on the way (the bytes are no longer the stored ones): copied as well.
+    const changed = traces(9, 1);
+    const rec2 = await log.persist(changed);
+    await q.offer(traces(9, 1, changed.ctx));
+    expect((await s.list('durable/otlp')).map((r) => r.id)).toEqual([rec.info.id, rec2.info.id]);
+
+    const first = (await q.take())!;
+    expect(first.data.itemCount()).toBe(7);
+    expect(seqsOf(first.data)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    await s.shutdown();
+
+    // Killed before delivery: after a restart the queue finds each taken-over request as a batch of its own.
+    const again = await storage({ directory: dir });
+    const q2 = again.createQueue('otlp', 'traces', queueSchema.parse({ storage: 'file_storage' }, [], new Issues()), (d) => d.protoLength());
+    await q2.start?.(host());
+    const seen: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      const item = (await q2.take())!;
+      seen.push(seqsOf(item.data));
+      item.done(true);
+    }
+    expect(seen).toEqual([[0, 1, 2], [3, 4, 5, 6], [7, 8], [9]]);
+    await again.sync();
+    expect(await again.list('queue/otlp/traces')).toEqual([]);
+    expect((await again.list('durable/otlp')).map((r) => r.id)).toEqual([rec.info.id, rec2.info.id]);
+  });
+
+  it('reads a taken-over batch back from storage when it is not kept in memory, and deletes all of its requests when done', async () => {
+    const s = await storage({ directory: tmp() });
+    const t = new SelfTelemetry();
+    const log = new DurableLog(s, 'durable/otlp', t, 'otlp');
+    const q = new PersistentQueue(s, 'queue/otlp/traces', 'traces', queueSchema.parse({ storage: 'file_storage' }, [], new Issues()), undefined, {}, 0);
+    await q.start();
+    const reqs = [traces(0, 2), traces(2, 2), traces(4, 1)];
+    for (const r of reqs) await log.persist(r);
+    await q.offer(Telemetry.concat('traces', reqs));
+    const item = (await q.take())!;
+    expect(seqsOf(item.data)).toEqual([0, 1, 2, 3, 4]);
+    expect(item.data.itemCount()).toBe(5);
+    item.done(true);
+    await s.sync();
+    expect(await s.list('queue/otlp/traces')).toEqual([]);
+    expect(s.usedBytes()).toBe(0);
   });
 
   it('refuses new data with a retryable throttle error when max_size_bytes is reached, and recovers', async () => {

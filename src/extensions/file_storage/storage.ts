@@ -79,6 +79,14 @@ interface PendingAppend {
   reject: (e: Error) => void;
 }
 
+/** Records handed to another owner (adopt()), committed with the next transaction. */
+interface PendingAdopt {
+  owner: string;
+  ids: readonly number[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 interface Reply {
   re: number;
   ok: boolean;
@@ -112,6 +120,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
   private shared: SharedArrayBuffer | undefined;
   private pending: PendingAppend[] = [];
   private pendingDeletes: number[] = [];
+  private pendingAdopts: PendingAdopt[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private flushImmediate: NodeJS.Immediate | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
@@ -320,6 +329,23 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     });
   }
 
+  /**
+   * Makes `owner` the owner of stored records, in the next transaction: what
+   * lists them from then on is that owner, and after a crash they are seen
+   * there and nowhere else. Rejects like append() when the storage is not open
+   * or the write fails.
+   */
+  adopt(owner: string, ids: readonly number[]): Promise<void> {
+    if (!this.isOpen) {
+      const why = this.closed ? 'is shut down' : `is unavailable: ${this.openError ?? 'not started'}`;
+      return Promise.reject(unavailableError(`${this.storageId} ${why}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_UNAVAILABLE'));
+    }
+    return new Promise((resolve, reject) => {
+      this.pendingAdopts.push({ owner, ids, resolve, reject });
+      this.scheduleFlush(false);
+    });
+  }
+
   remove(id: number, size: number): void {
     this.used -= size;
     if (this.used < 0) this.used = 0;
@@ -380,20 +406,27 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     this.flushTimer = undefined;
     this.flushImmediate = undefined;
     if (this.committing) return;
-    if (this.pending.length === 0 && this.pendingDeletes.length === 0) {
+    if (this.pending.length === 0 && this.pendingDeletes.length === 0 && this.pendingAdopts.length === 0) {
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
     if (!this.isOpen) {
-      // Deletions wait for the database to open again; appends are refused now.
-      this.failAppends(this.pending.splice(0), new Error(this.openError ?? 'storage is not open'));
+      // Deletions wait for the database to open again; appends and hand-overs are refused now.
+      const why = new Error(this.openError ?? 'storage is not open');
+      this.failAppends(this.pending.splice(0), why);
+      this.failAdopts(this.pendingAdopts.splice(0), why);
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
     const appends = this.pending;
     const dels = this.pendingDeletes;
+    const adoptions = this.pendingAdopts;
     this.pending = [];
     this.pendingDeletes = [];
+    this.pendingAdopts = [];
+    // [owner, count, id...] per hand-over.
+    const adopts: (string | number)[] = [];
+    for (const a of adoptions) adopts.push(a.owner, a.ids.length, ...a.ids);
     // One message per transaction: the payloads copied once into a shared buffer the worker reads
     // in place (reused while one commit runs at a time), the rest as one JSON string. A fresh
     // buffer per commit (allocation, zero fill, GC of external memory) cost ~10% of the daemon's
@@ -412,7 +445,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
       head.push(a.owner, a.signal, a.items, a.size, a.meta, a.length);
     }
     this.committing = true;
-    this.call({ op: 'commit', head: JSON.stringify(head), buf, dels }).then(
+    this.call({ op: 'commit', head: JSON.stringify(head), buf, dels, adopts }).then(
       (r) => {
         this.committing = false;
         this.commits.inc(this.labels);
@@ -425,6 +458,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
           const a = appends[i]!;
           a.resolve({ id: ids[i]!, signal: a.signal, items: a.items, size: a.size });
         }
+        for (const a of adoptions) a.resolve();
         this.flushNow();
       },
       (e: WorkerError) => {
@@ -436,6 +470,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
         if (msg !== this.writeError) this.log.error('Storage write failed; refusing data until a write succeeds.', { error: new Error(msg), file: this.file });
         this.writeError = msg;
         this.failAppends(appends, e);
+        this.failAdopts(adoptions, e);
         if (e.fatal && this.isOpen) {
           this.isOpen = false;
           this.openError = msg;
@@ -448,7 +483,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
 
   /** Resolves once nothing is pending or being committed. */
   private idle(): Promise<void> {
-    if (!this.committing && this.pending.length === 0 && this.pendingDeletes.length === 0) return Promise.resolve();
+    if (!this.committing && this.pending.length === 0 && this.pendingDeletes.length === 0 && this.pendingAdopts.length === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -465,6 +500,10 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
       a.reject(unavailableError(`${this.storageId} cannot write: ${describeWriteError(cause)}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_WRITE', cause));
     }
     if (this.used < 0) this.used = 0;
+  }
+
+  private failAdopts(adopts: PendingAdopt[], cause: unknown): void {
+    for (const a of adopts) a.reject(unavailableError(`${this.storageId} cannot write: ${describeWriteError(cause)}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_WRITE', cause));
   }
 
   // ------------------------------------------------------------ health

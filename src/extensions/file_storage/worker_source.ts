@@ -6,7 +6,7 @@
 // Protocol: the main thread posts { re, op, ... } and gets back
 // { re, ok: true, ... } or { re, ok: false, code, message, fatal }.
 //   open   { file, fsync, timeout, vacuum, pageSize, walCheckpointBytes } → { used }
-//   commit { head: JSON [owner, signal, items, size, meta, length]*, buf, dels } → { ids }
+//   commit { head: JSON [owner, signal, items, size, meta, length]*, buf, dels, adopts: [owner, n, id*n]* } → { ids }
 //   list   { owner }                         → { rows: [{ id, signal, items, size }] }
 //   read   { id }                            → { data, meta } | { missing: true }
 //   pragma { sql }                           → { value }        (tests)
@@ -43,17 +43,27 @@ function open(m) {
       'id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, signal TEXT NOT NULL, ' +
       'items INTEGER NOT NULL, size INTEGER NOT NULL, meta TEXT, data BLOB NOT NULL); ' +
       'CREATE INDEX IF NOT EXISTS records_owner ON records(owner, id); ' +
+      // A record handed to another owner (adopt) is listed under that owner. The hand-over is its own
+      // small row: an UPDATE of records.owner rewrites the whole row, payload included, as SQLite
+      // rewrites a row's overflow pages with it.
+      'CREATE TABLE IF NOT EXISTS adopted (id INTEGER PRIMARY KEY, owner TEXT NOT NULL); ' +
+      'CREATE INDEX IF NOT EXISTS adopted_owner ON adopted(owner, id); ' +
+      'DELETE FROM adopted WHERE id NOT IN (SELECT id FROM records); ' +
       'PRAGMA user_version = ' + SCHEMA_VERSION + ';');
     if (m.vacuum) d.exec('VACUUM');
     const s = {
       insert: d.prepare('INSERT INTO records (owner, signal, items, size, meta, data) VALUES (?, ?, ?, ?, ?, ?)'),
       del: d.prepare('DELETE FROM records WHERE id = ?'),
-      list: d.prepare('SELECT id, signal, items, size FROM records WHERE owner = ? ORDER BY id'),
+      adopt: d.prepare('INSERT OR REPLACE INTO adopted (owner, id) VALUES (?, ?)'),
+      unadopt: d.prepare('DELETE FROM adopted WHERE id = ?'),
+      list: d.prepare('SELECT id, signal, items, size FROM records r WHERE owner = ? AND NOT EXISTS (SELECT 1 FROM adopted a WHERE a.id = r.id) ' +
+        'UNION ALL SELECT r.id, r.signal, r.items, r.size FROM adopted a JOIN records r ON r.id = a.id WHERE a.owner = ? ORDER BY 1'),
       read: d.prepare('SELECT data, meta FROM records WHERE id = ?'),
       used: d.prepare('SELECT coalesce(sum(size), 0) AS n FROM records'),
     };
     // head: [owner, signal, items, size, meta, length] per append; buf: the payloads back to back.
-    txn = d.transaction((head, buf, dels) => {
+    // Appends first, then hand-overs to a new owner, then deletions.
+    txn = d.transaction((head, buf, dels, adopts) => {
       const n = head.length / 6;
       const ids = new Array(n);
       let off = buf.byteOffset;
@@ -62,7 +72,16 @@ function open(m) {
         ids[i] = Number(s.insert.run(head[h], head[h + 1], head[h + 2], head[h + 3], head[h + 4] || null, Buffer.from(buf.buffer, off, len)).lastInsertRowid);
         off += len;
       }
-      for (let i = 0; i < dels.length; i++) s.del.run(dels[i]);
+      for (let i = 0; i < adopts.length; ) {
+        const owner = adopts[i];
+        const n = adopts[i + 1];
+        for (let k = 0; k < n; k++) s.adopt.run(owner, adopts[i + 2 + k]);
+        i += 2 + n;
+      }
+      for (let i = 0; i < dels.length; i++) {
+        s.del.run(dels[i]);
+        s.unadopt.run(dels[i]);
+      }
       return ids;
     });
     st = s;
@@ -100,12 +119,12 @@ parentPort.on('message', (m) => {
         return;
       case 'commit': {
         if (!db) throw Object.assign(new Error('the database is not open'), { code: 'SIEVE_CLOSED' });
-        const ids = txn(JSON.parse(m.head), m.buf, m.dels);
+        const ids = txn(JSON.parse(m.head), m.buf, m.dels, m.adopts || []);
         parentPort.postMessage({ re: m.re, ok: true, ids });
         return;
       }
       case 'list':
-        parentPort.postMessage({ re: m.re, ok: true, rows: db ? st.list.all(m.owner) : [] });
+        parentPort.postMessage({ re: m.re, ok: true, rows: db ? st.list.all(m.owner, m.owner) : [] });
         return;
       case 'read': {
         const row = db ? st.read.get(m.id) : undefined;
