@@ -207,7 +207,89 @@ function stringFeatures(s: string): number {
   return acc;
 }
 
+/**
+ * FEATURES indexed (current << 8) | previous, the previous byte as it is (one
+ * above 0x7f counts as none): the index of the pair at bytes k, k + 1 is the
+ * little-endian 16 bits there, so a 32-bit word gives three pairs by shifts
+ * and one more with the byte before it. 256 KiB.
+ */
+const PAIRS = new Int32Array(256 * 256);
+for (let p = 0; p < 256; p++) for (let c = 0; c < 256; c++) PAIRS[(c << 8) | p] = FEATURES[((p < 0x80 ? p : 0) << 8) | c]! | 0;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Values shorter than this are read a byte at a time. */
+const WORD_MIN = 12;
+
+// The 32-bit view of the ArrayBuffer last read (one request's bytes, mostly).
+let wordsOf: ArrayBufferLike | undefined;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
 function byteFeatures(buf: Uint8Array, start: number, end: number): number {
+  // Four bytes a step from an Int32Array over the same memory: one load for
+  // four bytes, the four pairs cut out of it by shifts. Measured on the load
+  // tool's values (50-byte URLs): stand-alone loops, 77-79 ns per value a byte
+  // at a time (FEATURES, one table load per byte), 52-54 ns by words, 49-52 ns
+  // for a loop doing no more than summing the bytes; candidatesBytes() over 64
+  // such values, 135-142 ns per value before, 103-115 ns by words.
+  if (end - start < WORD_MIN || !LITTLE_ENDIAN) return byteFeaturesLoop(buf, start, end);
+  const ab = buf.buffer;
+  if (ab !== wordsOf) {
+    wordsOf = ab;
+    words = new Int32Array(ab, 0, ab.byteLength >> 2);
+  }
+  const w32 = words;
+  const base = buf.byteOffset;
+  let acc = 0;
+  let digits = 0;
+  let p = 0;
+  let i = start;
+  const head = start + ((4 - ((base + start) & 3)) & 3);
+  for (; i < head; i++) {
+    const c = buf[i]!;
+    const t = PAIRS[(c << 8) | p]!;
+    acc |= t;
+    digits += t >>> 31;
+    if (c === 61 || c === 58) acc |= separatorContext(buf, start, i, c, p & ((p >> 7) - 1));
+    p = c;
+  }
+  const stop = end - 3;
+  for (; i < stop; i += 4) {
+    const w = w32[(base + i) >> 2]!;
+    const t0 = PAIRS[((w & 0xff) << 8) | p]!;
+    const t1 = PAIRS[w & 0xffff]!;
+    const t2 = PAIRS[(w >>> 8) & 0xffff]!;
+    const t3 = PAIRS[(w >>> 16) & 0xffff]!;
+    const t = t0 | t1 | t2 | t3;
+    acc |= t;
+    digits += (t0 >>> 31) + (t1 >>> 31) + (t2 >>> 31) + (t3 >>> 31);
+    if ((t & (F_EQ | F_COLON)) !== 0) acc |= wordSeparators(buf, start, i);
+    p = w >>> 24;
+  }
+  for (; i < end; i++) {
+    const c = buf[i]!;
+    const t = PAIRS[(c << 8) | p]!;
+    acc |= t;
+    digits += t >>> 31;
+    if (c === 61 || c === 58) acc |= separatorContext(buf, start, i, c, p & ((p >> 7) - 1));
+    p = c;
+  }
+  featureDigits = digits;
+  return acc;
+}
+
+/** separatorContext() for each '=' or ':' among buf[i, i + 4) (a word of a string starting at `start`). */
+function wordSeparators(buf: Uint8Array, start: number, i: number): number {
+  let acc = 0;
+  for (let k = i; k < i + 4; k++) {
+    const c = buf[k]!;
+    if (c !== 61 && c !== 58) continue;
+    const p = k > start ? buf[k - 1]! : 0;
+    acc |= separatorContext(buf, start, k, c, p & ((p >> 7) - 1));
+  }
+  return acc;
+}
+
+/** byteFeatures() a byte at a time (short values; the reference the word loop is tested against). */
+export function byteFeaturesLoop(buf: Uint8Array, start: number, end: number): number {
   // One loop of table loads; the context of a '=' or ':' (the two bytes
   // before it, and the last two that are not quotes or blanks) is read back
   // from the buffer where one occurs, not carried through every byte.
@@ -229,6 +311,18 @@ function byteFeatures(buf: Uint8Array, start: number, end: number): number {
   }
   featureDigits = digits;
   return acc;
+}
+
+/** byteFeatures() and the digit count it left (tests). */
+export function byteFeaturesOf(buf: Uint8Array, start: number, end: number): [number, number] {
+  const f = byteFeatures(buf, start, end);
+  return [f, featureDigits];
+}
+
+/** byteFeaturesLoop() and its digit count (tests). */
+export function byteFeaturesLoopOf(buf: Uint8Array, start: number, end: number): [number, number] {
+  const f = byteFeaturesLoop(buf, start, end);
+  return [f | 0, featureDigits];
 }
 
 /** B_PEQ and B_SENS for the '=' or ':' at buf[i] (`p`: the byte before it, 0 when none or not ASCII). */

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { benignCorpus } from '../../../test/corpus/benign.js';
 import { secretCorpus } from '../../../test/corpus/secrets.js';
-import { DEFAULT_DETECTORS, DETECTORS, DetectorEngine } from './detectors.js';
+import { byteFeaturesLoopOf, byteFeaturesOf, DEFAULT_DETECTORS, DETECTORS, DetectorEngine } from './detectors.js';
 
 const engine = new DetectorEngine({ detectors: [...DEFAULT_DETECTORS, 'file_path'], pathRoots: ['/app'] });
 const mask = (d: number) => `[${DETECTORS[d]}]`;
@@ -37,6 +37,34 @@ describe('detector prefilter', () => {
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 8 }), (parts) => check(parts.join(''))),
       { numRuns: 3000 },
+    );
+  });
+
+  it('reads the same features four bytes a step as one at a time, at every alignment and inside any buffer', () => {
+    const piece = fc.oneof(
+      fc.constantFrom(...SECRETS, ...BENIGN),
+      fc.string({ unit: 'grapheme', maxLength: 12 }),
+      fc.constantFrom('=', ':', '==', '::', '=:', 'token=', 'key:', '"pwd": ', ':/', 'é=', '€:', 'ab', 'ey', '0123', '4111 1111'),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 6 }), fc.nat(7), fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), (parts, shift, before, after) => {
+        const b = Buffer.from(parts.join(''), 'utf8');
+        // A fresh ArrayBuffer each time, the string at a chosen offset in it.
+        const pre = Buffer.from(before, 'utf8');
+        const post = Buffer.from(after, 'utf8');
+        const ab = new ArrayBuffer(shift + pre.length + b.length + post.length + 3);
+        const whole = new Uint8Array(ab, shift, pre.length + b.length + post.length);
+        whole.set(pre, 0);
+        whole.set(b, pre.length);
+        whole.set(post, pre.length + b.length);
+        const s0 = pre.length;
+        expect(byteFeaturesOf(whole, s0, s0 + b.length)).toEqual(byteFeaturesLoopOf(whole, s0, s0 + b.length));
+        // And through a view that starts elsewhere in the same memory.
+        if (s0 < 1) return;
+        const view = new Uint8Array(ab, shift + 1, whole.length - 1);
+        expect(byteFeaturesOf(view, s0 - 1, s0 - 1 + b.length)).toEqual(byteFeaturesLoopOf(view, s0 - 1, s0 - 1 + b.length));
+      }),
+      { numRuns: 5000 },
     );
   });
 });
