@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { gcFunction, reclaimRequests, RECLAIM_GROWTH, startExternalReclaim, stopExternalReclaim } from './gc.js';
+import { describe, expect, it } from 'vitest';
+import { harness } from '../processors/tail_sampling/testutil.js';
+import { gcFunction, heapGrowthHolders, holdHeapGrowth, QUIET_MS, Reclaimer, RECLAIM_GROWTH, releaseHeapGrowth } from './gc.js';
 
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('garbage collection', () => {
-  afterEach(() => stopExternalReclaim());
-
   it('gives V8 gc() without --expose-gc', () => {
     expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
     const gc = gcFunction();
@@ -14,25 +12,59 @@ describe('garbage collection', () => {
     gc();
   });
 
-  it('frees dead request bytes long before V8 would on its own', async () => {
-    // 40 MiB of dead buffers and an idle heap: V8 itself would wait for 64 MiB
-    // of external growth, or for its memory reducer (8 s).
-    gcFunction()();
-    startExternalReclaim();
-    const before = process.memoryUsage().arrayBuffers;
-    const asked = reclaimRequests();
-    let held: Buffer[] | undefined = [];
-    for (let i = 0; i < 40; i++) held.push(Buffer.alloc(MiB, i));
-    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThan(RECLAIM_GROWTH);
-    await sleep(50);
-    expect(held.length).toBe(40);
-    held = undefined;
-    let now = process.memoryUsage().arrayBuffers;
-    for (let i = 0; i < 60 && now - before > 8 * MiB; i++) {
-      await sleep(100);
-      now = process.memoryUsage().arrayBuffers;
+  it('asks for a major collection once request bytes grew by 16 MiB and V8 ran none for a second', () => {
+    let ab = 50 * MiB;
+    let now = 0;
+    let collected = 0;
+    const r = new Reclaimer({ arrayBuffers: () => ab, collect: () => void collected++, now: () => now });
+    r.majorSeen();
+    ab += RECLAIM_GROWTH - 1;
+    now += 5000;
+    r.tick();
+    expect(collected).toBe(0); // not grown enough
+    ab += 1;
+    r.tick();
+    expect(collected).toBe(1);
+    r.tick();
+    expect(collected).toBe(1); // asked for: counted as a collection, not asked again within the second
+    now += QUIET_MS;
+    r.tick();
+    expect(collected).toBe(2); // still not freed a second later: asked again
+    // V8 collects on its own, often: nothing is asked for, whatever the growth.
+    for (let i = 0; i < 10; i++) {
+      r.majorSeen();
+      ab += 20 * MiB;
+      now += QUIET_MS / 2;
+      r.tick();
     }
-    expect(now - before).toBeLessThan(8 * MiB);
-    expect(reclaimRequests()).toBeGreaterThan(asked);
+    expect(collected).toBe(2);
+    // The bytes after a collection are the new base; less later lowers it.
+    r.majorSeen();
+    ab -= 100 * MiB;
+    now += 2 * QUIET_MS;
+    r.tick();
+    ab += RECLAIM_GROWTH;
+    r.tick();
+    expect(collected).toBe(3);
+  });
+
+  it('holds the larger old-generation step while a tail_sampling processor runs, once per processor', async () => {
+    expect(heapGrowthHolders()).toBe(0);
+    const a = await harness({ decision_wait: '1s', policies: [{ name: 'all', type: 'always_sample' }] });
+    const b = await harness({ decision_wait: '1s', policies: [{ name: 'all', type: 'always_sample' }] });
+    expect(heapGrowthHolders()).toBe(2);
+    await a.proc.shutdown();
+    await a.proc.shutdown();
+    expect(heapGrowthHolders()).toBe(1);
+    await b.proc.shutdown();
+    expect(heapGrowthHolders()).toBe(0);
+    // Not started: nothing to give back.
+    const c = await harness({ decision_wait: '1s', policies: [{ name: 'all', type: 'always_sample' }] }, { start: false });
+    await c.proc.shutdown();
+    expect(heapGrowthHolders()).toBe(0);
+    holdHeapGrowth();
+    releaseHeapGrowth();
+    releaseHeapGrowth();
+    expect(heapGrowthHolders()).toBe(0);
   });
 });

@@ -15,6 +15,7 @@ import type {
 import { ConsumerError, DecodeError, invalidError, throttleError, unavailableError } from '../../component/errors.js';
 import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { Telemetry, releaseDurable, type DurableRef } from '../../pdata/telemetry.js';
+import { holdHeapGrowth, releaseHeapGrowth } from '../../service/gc.js';
 import type { Logger } from '../../service/logger.js';
 import { overflowMode, tickInterval, type PolicyCfg, type TailSamplingConfig } from './config.js';
 import { TraceIdCache } from './id_cache.js';
@@ -210,6 +211,8 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
   async start(host: Host): Promise<void> {
     if (this.started || this.stopped) return;
     this.started = true;
+    // Buffered traces live for decision_wait: a larger old-generation step (src/service/gc.ts).
+    holdHeapGrowth();
     this.nextTickAt = this.now() + this.interval;
     this.handle = this.timers.setInterval(() => this.tick(), this.interval);
     try {
@@ -626,6 +629,7 @@ export class TailSamplingProcessor implements ProcessorComponent, HealthReporter
 
   private async doShutdown(): Promise<void> {
     this.stopped = true;
+    if (this.started) releaseHeapGrowth();
     if (this.handle !== undefined) this.timers.clearInterval(this.handle);
     this.unregister?.();
     const now = this.now();
