@@ -36,7 +36,7 @@ export class DurableRecord implements DurableRef {
    * @param payload the bytes stored, as the batch that carries this record
    *   holds them (undefined for a replayed record)
    */
-  constructor(private log: DurableLog, readonly info: RecordInfo, readonly payload?: Uint8Array) {
+  constructor(private log: DurableLog, readonly info: RecordInfo, private payload?: Uint8Array) {
     leaks.register(this, { log, info }, this);
   }
 
@@ -57,6 +57,7 @@ export class DurableRecord implements DurableRef {
   handOver(): boolean {
     if (this.refs <= 0) return false;
     this.refs = 0;
+    this.payload = undefined;
     leaks.unregister(this);
     this.log.handedOver();
     return true;
@@ -64,6 +65,9 @@ export class DurableRecord implements DurableRef {
 
   retain(): void {
     if (this.refs > 0) this.refs++;
+    // Shared now, so never taken over: the bytes are not kept alive by the record (tail sampling
+    // holds a record per buffered trace for decision_wait, long after the request's bytes are copied).
+    this.payload = undefined;
   }
 
   release(): void {
@@ -79,6 +83,7 @@ export class DurableRecord implements DurableRef {
   }
 
   private finish(): void {
+    this.payload = undefined;
     leaks.unregister(this);
     this.log.free(this.info);
   }

@@ -74,8 +74,6 @@ export class Reclaimer {
   /** ArrayBuffer bytes just after the last major GC. */
   private base = 0;
   private lastMajor = 0;
-  /** Major GCs the reclaimer asked for. */
-  requested = 0;
 
   constructor(private readonly deps: ReclaimerDeps = realDeps) {}
 
@@ -112,7 +110,6 @@ export class Reclaimer {
     if (ab - this.base < RECLAIM_GROWTH || now - this.lastMajor < QUIET_MS) return;
     // Counted as a major GC from now on, so a slow one is not asked for twice.
     this.lastMajor = now;
-    this.requested++;
     this.deps.collect();
   }
 }
@@ -127,7 +124,6 @@ export function startExternalReclaim(): void {
 export function stopExternalReclaim(): void {
   reclaimer.release();
 }
-
 
 /**
  * Old-generation growth while a component keeps a large population of live

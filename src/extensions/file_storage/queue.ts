@@ -5,7 +5,7 @@
 // daemon stopped or was killed mid-send) are sent again on the next start.
 //
 // A batch made of whole durably acknowledged requests, as they were stored and
-// held by nobody else, is not written again: the queue takes the stored
+// never shared with another branch, is not written again: the queue takes the stored
 // requests over (one transaction makes it their owner) and sends them as the
 // batch. After a restart it finds them among its own records, one per request.
 // Measured with `node --import tsx bench/durable.ts --scenario memory|durable`
