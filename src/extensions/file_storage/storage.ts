@@ -306,8 +306,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
   append(owner: string, signal: Signal, data: Uint8Array | readonly Uint8Array[], items: number, ctx: RequestContext): Promise<RecordInfo> {
     if (!this.isOpen) {
       this.refused.inc({ ...this.labels, reason: 'unavailable' });
-      const why = this.closed ? 'is shut down' : `is unavailable: ${this.openError ?? 'not started'}`;
-      return Promise.reject(unavailableError(`${this.storageId} ${why}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_UNAVAILABLE'));
+      return Promise.reject(this.notOpenError());
     }
     const meta = encodeContext(ctx);
     const parts = data instanceof Uint8Array ? [data] : data;
@@ -337,8 +336,7 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
    */
   adopt(owner: string, ids: readonly number[]): Promise<void> {
     if (!this.isOpen) {
-      const why = this.closed ? 'is shut down' : `is unavailable: ${this.openError ?? 'not started'}`;
-      return Promise.reject(unavailableError(`${this.storageId} ${why}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_UNAVAILABLE'));
+      return Promise.reject(this.notOpenError());
     }
     return new Promise((resolve, reject) => {
       this.pendingAdopts.push({ owner, ids, resolve, reject });
@@ -497,13 +495,24 @@ export class FileStorage implements Component, HealthReporter, RecordStore, Queu
     for (const a of appends) {
       this.used -= a.size;
       this.refused.inc({ ...this.labels, reason: 'unavailable' });
-      a.reject(unavailableError(`${this.storageId} cannot write: ${describeWriteError(cause)}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_WRITE', cause));
+      a.reject(this.writeFailedError(cause));
     }
     if (this.used < 0) this.used = 0;
   }
 
+  /** What an append or hand-over is refused with while the database is not open. */
+  private notOpenError(): Error {
+    const why = this.closed ? 'is shut down' : `is unavailable: ${this.openError ?? 'not started'}`;
+    return unavailableError(`${this.storageId} ${why}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_UNAVAILABLE');
+  }
+
+  /** What an append or hand-over is refused with when its transaction failed. */
+  private writeFailedError(cause: unknown): Error {
+    return unavailableError(`${this.storageId} cannot write: ${describeWriteError(cause)}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_WRITE', cause);
+  }
+
   private failAdopts(adopts: PendingAdopt[], cause: unknown): void {
-    for (const a of adopts) a.reject(unavailableError(`${this.storageId} cannot write: ${describeWriteError(cause)}`, FULL_RETRY_AFTER_MS, 'SIEVE_ERR_STORAGE_WRITE', cause));
+    for (const a of adopts) a.reject(this.writeFailedError(cause));
   }
 
   // ------------------------------------------------------------ health

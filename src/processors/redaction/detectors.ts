@@ -239,19 +239,11 @@ function byteFeatures(buf: Uint8Array, start: number, end: number): number {
   }
   const w32 = words;
   const base = buf.byteOffset;
-  let acc = 0;
-  let digits = 0;
-  let p = 0;
-  let i = start;
-  const head = start + ((4 - ((base + start) & 3)) & 3);
-  for (; i < head; i++) {
-    const c = buf[i]!;
-    const t = PAIRS[(c << 8) | p]!;
-    acc |= t;
-    digits += t >>> 31;
-    if (c === 61 || c === 58) acc |= separatorContext(buf, start, i, c, p & ((p >> 7) - 1));
-    p = c;
-  }
+  // The bytes before the first word boundary, then words, then the bytes after the last one.
+  let i = start + ((4 - ((base + start) & 3)) & 3);
+  let acc = pairBytes(buf, start, start, i);
+  let digits = featureDigits;
+  let p = i > start ? buf[i - 1]! : 0;
   const stop = end - 3;
   for (; i < stop; i += 4) {
     const w = w32[(base + i) >> 2]!;
@@ -265,7 +257,17 @@ function byteFeatures(buf: Uint8Array, start: number, end: number): number {
     if ((t & (F_EQ | F_COLON)) !== 0) acc |= wordSeparators(buf, start, i);
     p = w >>> 24;
   }
-  for (; i < end; i++) {
+  acc |= pairBytes(buf, start, i, end);
+  featureDigits += digits;
+  return acc;
+}
+
+/** Features of the bytes buf[from, to) of a string starting at `start`, one PAIRS load each; the digit count in `featureDigits`. */
+function pairBytes(buf: Uint8Array, start: number, from: number, to: number): number {
+  let acc = 0;
+  let digits = 0;
+  let p = from > start ? buf[from - 1]! : 0;
+  for (let i = from; i < to; i++) {
     const c = buf[i]!;
     const t = PAIRS[(c << 8) | p]!;
     acc |= t;
@@ -290,7 +292,7 @@ function wordSeparators(buf: Uint8Array, start: number, i: number): number {
 }
 
 /** byteFeatures() a byte at a time (short values; the reference the word loop is tested against). */
-export function byteFeaturesLoop(buf: Uint8Array, start: number, end: number): number {
+function byteFeaturesLoop(buf: Uint8Array, start: number, end: number): number {
   // One loop of table loads; the context of a '=' or ':' (the two bytes
   // before it, and the last two that are not quotes or blanks) is read back
   // from the buffer where one occurs, not carried through every byte.
@@ -314,16 +316,10 @@ export function byteFeaturesLoop(buf: Uint8Array, start: number, end: number): n
   return acc;
 }
 
-/** byteFeatures() and the digit count it left (tests). */
-export function byteFeaturesOf(buf: Uint8Array, start: number, end: number): [number, number] {
-  const f = byteFeatures(buf, start, end);
+/** The features and digit count of buf[start, end): by words (byteFeatures) or a byte at a time (tests). */
+export function byteFeaturesOf(buf: Uint8Array, start: number, end: number, byWords = true): [number, number] {
+  const f = byWords ? byteFeatures(buf, start, end) : byteFeaturesLoop(buf, start, end);
   return [f, featureDigits];
-}
-
-/** byteFeaturesLoop() and its digit count (tests). */
-export function byteFeaturesLoopOf(buf: Uint8Array, start: number, end: number): [number, number] {
-  const f = byteFeaturesLoop(buf, start, end);
-  return [f | 0, featureDigits];
 }
 
 /** B_PEQ and B_SENS for the '=' or ':' at buf[i] (`p`: the byte before it, 0 when none or not ASCII). */
