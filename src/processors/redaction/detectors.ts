@@ -442,7 +442,11 @@ interface PatternDef {
   all?: number;
   /** At least one of these features must be present (0: no condition). */
   any?: number;
-  /** Shortest string that can hold a hit. */
+  /**
+   * Shortest string that can hold a hit: the shortest text the regex itself
+   * matches, whatever the validators later reject (the prefilter must never
+   * rule out what the unfiltered patterns would mask; prefilter.test.ts).
+   */
   minLen: number;
   /** Fewest digits a hit contains. */
   minDigits?: number;
@@ -623,21 +627,21 @@ const PATTERNS: PatternDef[] = [
     detector: 'private_key',
     source: String.raw`-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)`,
     all: F_DASH | B_DD,
-    minLen: 30,
+    minLen: 26,
   },
   // Base64 DER private keys without their PEM armour: PKCS#1 RSA, PKCS#8 RSA, SEC1 EC, PKCS#8 EC P-256, PKCS#8 Ed25519.
   {
     detector: 'private_key',
     source: String.raw`(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]{2}[AQgw]IBA(?:AKC|DANBgkqhkiG9w0BAQEFAASC)|MHcCAQEE|MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg|MC4CAQAwBQYDK2VwBCIEI)(?:[A-Za-z0-9+/=]|\\[nr]|\s)*`,
     all: F_UA | B_M,
-    minLen: 40,
+    minLen: 8,
   },
   // GCP service-account JSON: "private_key" and "private_key_id" values (plain or escaped JSON).
   {
     detector: 'gcp_service_account',
     source: String.raw`\\?"private_key(?:_id)?\\?"[ \t]*:[ \t]*\\?"(?<v>(?:[^"\\]|\\[^"])+)`,
     all: F_QUOTE | F_COLON | B_IV,
-    minLen: 20,
+    minLen: 16,
     secret: ['v'],
   },
   // AWS secret access key where the context names it.
@@ -645,7 +649,7 @@ const PATTERNS: PatternDef[] = [
     detector: 'aws_secret_access_key',
     source: String.raw`(?:${ci('aws')}[_.-]?)?${ci('secret')}[_.-]?(?:${ci('access')}[_.-]?)?${ci('key')}\\?["']?[ \t]*(?:=>|[:=])?[ \t]*\\?["']?(?<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
     all: B_CR | B_EY,
-    minLen: 50,
+    minLen: 49,
     secret: ['v'],
   },
   // Authorization / Proxy-Authorization header values, e.g. "Authorization: Bearer x".
@@ -654,7 +658,7 @@ const PATTERNS: PatternDef[] = [
     source: String.raw`(?:${ci('proxy')}-)?${ci('authorization')}\\?["']?[ \t]*[:=][ \t]*\\?["']?(?<s>(?:${AUTH_SCHEMES.map(ci).join('|')})[ \t]+)?(?<v>[^\s"'\\,;][^"'\r\n\\]*)`,
     all: B_HDR,
     any: F_EQ | F_COLON,
-    minLen: 16,
+    minLen: 15,
     secret: ['v'],
     validate: (g) => g.s !== undefined || secretish(g.v!.trim()),
   },
@@ -700,7 +704,7 @@ const PATTERNS: PatternDef[] = [
     detector: 'jwt',
     source: String.raw`(?<![A-Za-z0-9_-])(?<h>eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)?`,
     all: F_J | F_DOT | B_YJ,
-    minLen: 24,
+    minLen: 17,
     validate: (g) => jwtHeaderOk(g.h!),
   },
   {
@@ -746,7 +750,7 @@ const PATTERNS: PatternDef[] = [
     detector: 'auth_header',
     source: String.raw`(?<![A-Za-z0-9])[bB](?:earer|EARER)[ \t]+(?<v>[A-Za-z0-9\-._~+/]+=*)`,
     all: F_SPACE | F_B | B_B,
-    minLen: 15,
+    minLen: 8,
     secret: ['v'],
     validate: (g) => {
       const v = g.v!;
@@ -767,7 +771,7 @@ const PATTERNS: PatternDef[] = [
     detector: 'url_credentials',
     source: String.raw`(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,15}://(?<v>[^\s/@"'<>\\]+)@`,
     all: F_COLON | F_SLASH | F_AT | B_CS,
-    minLen: 10,
+    minLen: 7,
     secret: ['v'],
     validate: (g) => {
       const v = g.v!;

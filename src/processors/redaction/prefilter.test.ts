@@ -28,6 +28,11 @@ describe('detector prefilter', () => {
     for (const s of [...SECRETS, ...BENIGN]) check(s);
   });
 
+  it('never changes the outcome on the shortest text each pattern matches, alone and inside other text', () => {
+    const shortest = ['-----BEGINPRIVATE KEY-----', 'MHcCAQEE', 'MC4CAQAwBQYDK2VwBCIEI', '"private_key":"x', `secretkey${'A'.repeat(40)}`, 'authorization:x', 'cookie:x', 'eyJabcdefgh.abcd.', 'Bearer x', 'Basic abcd', 'ab://x@', 'xoxa-0123456789', 'sk_live_0123456789'];
+    for (const s of shortest) for (const t of [s, `----BEGIN EC PRIVATE KEY-----\n${s}`, `x ${s} y`]) check(t);
+  });
+
   it('never changes the outcome on strings mixed from corpus fragments, noise and non-ASCII text', () => {
     const piece = fc.oneof(
       fc.constantFrom(...SECRETS, ...BENIGN).chain((s) => fc.tuple(fc.nat(s.length), fc.nat(s.length)).map(([a, b]) => s.slice(Math.min(a, b), Math.max(a, b)))),
