@@ -1,13 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConsumerError, invalidError, permanentError, throttleError, unavailableError } from '../../component/errors.js';
 import { Issues, formatPath, s } from '../../config/schema.js';
 import { host, settings, traces, seqsOf } from '../../durable/testdata/fixtures.js';
 import { fileStorageSchema } from '../../extensions/file_storage/config.js';
 import { FileStorage } from '../../extensions/file_storage/storage.js';
 import type { DurableRef, Telemetry } from '../../pdata/telemetry.js';
+import { gcFunction } from '../../service/gc.js';
 import { SelfTelemetry } from '../../service/telemetry.js';
 import {
   backoffDelay,
@@ -245,6 +246,28 @@ describe('createExporter', () => {
     stop();
     await e.consume(traces(2, 2));
     expect(seen).toEqual([0, 1]);
+  });
+
+  it('keeps no delivered batch alive while its consumer waits for the next', async () => {
+    let sent = 0;
+    const e = await exporter(config({ sending_queue: { num_consumers: 1 } }), async () => {
+      sent++;
+    });
+    // The batches are made and dropped in a function of their own, so that only the exporter could still hold them.
+    const refs = await (async () => {
+      const out: WeakRef<Telemetry>[] = [];
+      for (let i = 0; i < 3; i++) {
+        const d = traces(i, 2);
+        out.push(new WeakRef(d));
+        await e.consume(d);
+      }
+      return out;
+    })();
+    await vi.waitFor(() => expect(sent).toBe(3));
+    // Let the consumer settle into its wait on the empty queue, then collect.
+    await new Promise((r) => setTimeout(r, 20));
+    gcFunction()();
+    expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true, true]);
   });
 
   it('drains an in-memory queue at shutdown', async () => {

@@ -384,46 +384,57 @@ export function createExporter(opts: ExporterOptions): HelperExporter {
     log.warn(err.permanent ? 'Exporting failed. Dropping data.' : `Exporting failed. ${attemptsNote}`, { error: err, dropped_items: n });
   };
 
+  // One batch per call, in a frame of its own: a suspended async function
+  // keeps the values its registers last held, so a loop that awaited take()
+  // in the same frame as the send kept each consumer's last batch alive while
+  // it waited for the next (in a heap snapshot of the full pipeline at load,
+  // the idle consumers held 80 MiB of delivered batches that way).
   const worker = async () => {
-    for (;;) {
-      const item = await queue!.take();
-      if (!item) return;
-      // Once the drain time is up, what is left is not attempted any more.
-      const out: Outcome = stopping.signal.aborted
-        ? { sent: false, error: unavailableError('exporter stopped before sending', undefined, 'SIEVE_ERR_SHUTTING_DOWN'), aborted: true }
-        : await send(item.data, true);
-      const waiter = waiting.get(item.data);
-      if (waiter) {
-        waiting.delete(item.data);
-        if (out.sent) waiter.resolve(out.result);
-        else {
-          // The caller hears of the failure and keeps the batch's durable references.
-          item.done(false);
-          if (!out.aborted) dropped(item.data, out, 'No more retries left.');
-          waiter.reject(out.error);
-          continue;
-        }
-      }
-      if (out.sent) {
-        item.done(true);
-        releaseDurable(item.data);
-        continue;
-      }
-      if (out.aborted) {
-        // Stopped mid-send: a persistent queue keeps the batch for the next start; durable references are kept for replay.
-        if (queue!.persistent) continue;
-        item.done(false);
-        if (item.data.ctx.durable?.length) {
-          log.info('Exporter stopped before delivering a batch; it will be replayed from durable storage after restart.', { items: item.data.itemCount() });
-        } else {
-          dropped(item.data, out, 'Exporter is shutting down. Dropping data.');
-        }
-        continue;
-      }
-      dropped(item.data, out, 'No more retries left. Dropping data.');
-      item.done(false);
-      if (releaseRefs(item.data) > 0) durableDropped.inc({ exporter: id, data_type: signal }, item.data.itemCount());
+    while (await sendNext()) {
+      /* next batch */
     }
+  };
+
+  /** Takes one batch from the queue and sends it; false once the queue is closed. */
+  const sendNext = async (): Promise<boolean> => {
+    const item = await queue!.take();
+    if (!item) return false;
+    // Once the drain time is up, what is left is not attempted any more.
+    const out: Outcome = stopping.signal.aborted
+      ? { sent: false, error: unavailableError('exporter stopped before sending', undefined, 'SIEVE_ERR_SHUTTING_DOWN'), aborted: true }
+      : await send(item.data, true);
+    const waiter = waiting.get(item.data);
+    if (waiter) {
+      waiting.delete(item.data);
+      if (out.sent) waiter.resolve(out.result);
+      else {
+        // The caller hears of the failure and keeps the batch's durable references.
+        item.done(false);
+        if (!out.aborted) dropped(item.data, out, 'No more retries left.');
+        waiter.reject(out.error);
+        return true;
+      }
+    }
+    if (out.sent) {
+      item.done(true);
+      releaseDurable(item.data);
+      return true;
+    }
+    if (out.aborted) {
+      // Stopped mid-send: a persistent queue keeps the batch for the next start; durable references are kept for replay.
+      if (queue!.persistent) return true;
+      item.done(false);
+      if (item.data.ctx.durable?.length) {
+        log.info('Exporter stopped before delivering a batch; it will be replayed from durable storage after restart.', { items: item.data.itemCount() });
+      } else {
+        dropped(item.data, out, 'Exporter is shutting down. Dropping data.');
+      }
+      return true;
+    }
+    dropped(item.data, out, 'No more retries left. Dropping data.');
+    item.done(false);
+    if (releaseRefs(item.data) > 0) durableDropped.inc({ exporter: id, data_type: signal }, item.data.itemCount());
+    return true;
   };
 
   const component: HelperExporter = {
