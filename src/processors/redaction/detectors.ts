@@ -81,7 +81,13 @@ const B_PEQ = 1 << 13;
 const F_AMP = 1 << 14; // '?', '&', ';', '#': query-string separators
 // Bigrams (bits 15..30).
 const B_DD = 1 << 15; // "--": PEM armour
-const B_M = 1 << 16; // "MI", "MH", "MC": base64 DER keys
+/**
+ * "IB", "Hc", "gE", "C4": base64 DER keys. Each is in one of the pattern's
+ * fixed prefixes (MII..IBA, MHcC, MIGHAgEA, MC4C). The prefixes' own first
+ * pairs ("MI", "MH", "MC") let every SQL statement with a LIMIT and an AND
+ * through to the regex.
+ */
+const B_M = 1 << 16;
 const B_IV = 1 << 17; // "iv": private_key
 const B_CR = 1 << 18; // "cr": secret
 const B_EY = 1 << 19; // "ey": key
@@ -149,7 +155,7 @@ for (const c of ' \t"\'\\') SENS_SKIP[c.charCodeAt(0)] = 1;
     for (const a of new Set([ab[0]!.toLowerCase(), ab[0]!.toUpperCase()])) for (const b of new Set([ab[1]!.toLowerCase(), ab[1]!.toUpperCase()])) pair(a + b, f);
   };
   pair('--', B_DD);
-  for (const ab of ['MI', 'MH', 'MC']) pair(ab, B_M);
+  for (const ab of ['IB', 'Hc', 'gE', 'C4']) pair(ab, B_M);
   anyCase('iv', B_IV);
   anyCase('cr', B_CR);
   anyCase('ey', B_EY);
@@ -339,42 +345,88 @@ function separatorContext(buf: Uint8Array, start: number, i: number, c: number, 
   return acc;
 }
 
-/** The most digits in one run of digits joined by single spaces or dashes (card and SSN shapes). */
+/**
+ * Digit runs for the card and SSN shapes: the most digits in one run of
+ * digits joined by single spaces or dashes (returned), and the most in such a
+ * run that has a separator (`sepRunDigits` after the call: an SSN is always
+ * dash-separated). A run starts only where a match can: both patterns refuse a
+ * start right after a letter, digit, '_' or '.', so digits glued to a word
+ * ("a165" in a UUID) count only from the next separator on. Measured on
+ * redaction.bench.ts's clean data: every UUID-shaped id (its last two groups
+ * read as one 15-digit run) went to the combined regex for a card and an SSN.
+ */
+let sepRunDigits = 0;
+
+/** True for what the card and SSN patterns' lookbehinds refuse before a match: [0-9A-Za-z_.]. */
+const NO_RUN_AFTER = new Uint8Array(256);
+for (const c of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.') NO_RUN_AFTER[c.charCodeAt(0)] = 1;
+
 function digitRunString(s: string): number {
   let best = 0;
+  let sepBest = 0;
   let run = 0;
+  let seps = false;
   let sep = false;
+  let blocked = false;
+  let prev = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
-      run++;
+      if (run === 0 && !sep && !blocked) blocked = prev < 256 && NO_RUN_AFTER[prev] === 1;
+      if (!blocked) {
+        run++;
+        if (run > best) best = run;
+        if (seps && run > sepBest) sepBest = run;
+      }
       sep = false;
-      if (run > best) best = run;
-    } else if ((c === 32 || c === 45) && run > 0 && !sep) sep = true;
-    else {
+    } else if ((c === 32 || c === 45) && (run > 0 || blocked) && !sep) {
+      sep = true;
+      if (blocked) blocked = false;
+      else seps = true;
+    } else {
       run = 0;
+      seps = false;
       sep = false;
+      blocked = false;
     }
+    prev = c;
   }
+  sepRunDigits = sepBest;
   return best;
 }
 
+/** digitRunString() over UTF-8 bytes (a byte at or above 0x80 never blocks a start, as no non-ASCII letter does). */
 function digitRunBytes(buf: Uint8Array, start: number, end: number): number {
   let best = 0;
+  let sepBest = 0;
   let run = 0;
+  let seps = false;
   let sep = false;
+  let blocked = false;
+  let prev = 0;
   for (let i = start; i < end; i++) {
     const c = buf[i]!;
     if (c >= 48 && c <= 57) {
-      run++;
+      if (run === 0 && !sep && !blocked) blocked = NO_RUN_AFTER[prev] === 1;
+      if (!blocked) {
+        run++;
+        if (run > best) best = run;
+        if (seps && run > sepBest) sepBest = run;
+      }
       sep = false;
-      if (run > best) best = run;
-    } else if ((c === 32 || c === 45) && run > 0 && !sep) sep = true;
-    else {
+    } else if ((c === 32 || c === 45) && (run > 0 || blocked) && !sep) {
+      sep = true;
+      if (blocked) blocked = false;
+      else seps = true;
+    } else {
       run = 0;
+      seps = false;
       sep = false;
+      blocked = false;
     }
+    prev = c;
   }
+  sepRunDigits = sepBest;
   return best;
 }
 
@@ -902,6 +954,8 @@ export class DetectorEngine {
   private readonly minDigits: number;
   /** Patterns whose digits must form one run (card numbers, SSNs). */
   private readonly runPatterns: number;
+  /** Of those, the ones whose digits must be separated (SSNs): refined by sepRunDigits. */
+  private readonly sepRunPatterns: number;
   /**
    * Per feature bit, the enabled patterns (by their index k in pAll...) that
    * bit gates, and the patterns without a gate: match() looks only at the
@@ -938,6 +992,7 @@ export class DetectorEngine {
     let gates = 0;
     let minDigits = Infinity;
     let runPatterns = 0;
+    let sepRunPatterns = 0;
     let ungated = 0;
     if (act.length > 32) throw new Error('more than 32 detector patterns');
     act.forEach((i, k) => {
@@ -948,6 +1003,7 @@ export class DetectorEngine {
       const any = p.any ?? 0;
       const g = all !== 0 ? all : any !== 0 && (any & ~gateSet) === 0 ? any : 0;
       if (p.detector === 'credit_card' || p.detector === 'us_ssn') runPatterns |= 1 << i;
+      if (p.detector === 'us_ssn') sepRunPatterns |= 1 << i;
       if (g === 0) {
         minDigits = Math.min(minDigits, p.minDigits ?? 0);
         ungated |= 1 << k;
@@ -962,6 +1018,7 @@ export class DetectorEngine {
     this.gates = gates;
     this.minDigits = minDigits;
     this.runPatterns = runPatterns;
+    this.sepRunPatterns = sepRunPatterns;
     act.forEach((i, k) => {
       const p = PATTERNS[i]!;
       this.pAll[k] = p.all ?? 0;
@@ -1025,12 +1082,16 @@ export class DetectorEngine {
     return mask;
   }
 
-  /** Drops the digit-run patterns (cards, SSNs) whose shape needs a longer run of digits than `run`. */
+  /**
+   * Drops the digit-run patterns (cards, SSNs) whose shape needs a longer run
+   * of digits than `run` (separated runs, `sepRunDigits`, for SSNs).
+   */
   private refineRuns(mask: number, run: number): number {
     const k = this.pBit.length;
     for (let i = 0; i < k; i++) {
       const bit = this.pBit[i]!;
-      if ((mask & bit) !== 0 && (this.runPatterns & bit) !== 0 && run < this.pDigits[i]!) mask &= ~bit;
+      if ((mask & bit) === 0 || (this.runPatterns & bit) === 0) continue;
+      if ((this.sepRunPatterns & bit) !== 0 ? sepRunDigits < this.pDigits[i]! : run < this.pDigits[i]!) mask &= ~bit;
     }
     return mask;
   }

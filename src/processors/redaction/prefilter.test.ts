@@ -29,7 +29,7 @@ describe('detector prefilter', () => {
   });
 
   it('never changes the outcome on the shortest text each pattern matches, alone and inside other text', () => {
-    const shortest = ['-----BEGINPRIVATE KEY-----', 'MHcCAQEE', 'MC4CAQAwBQYDK2VwBCIEI', '"private_key":"x', `secretkey${'A'.repeat(40)}`, 'authorization:x', 'cookie:x', 'eyJabcdefgh.abcd.', 'Bearer x', 'Basic abcd', 'ab://x@', 'xoxa-0123456789', 'sk_live_0123456789'];
+    const shortest = ['-----BEGINPRIVATE KEY-----', 'MHcCAQEE', 'MIIabAIBAAKC', 'MIIabQIBADANBgkqhkiG9w0BAQEFAASC', 'MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg', 'MC4CAQAwBQYDK2VwBCIEI', '"private_key":"x', `secretkey${'A'.repeat(40)}`, 'authorization:x', 'cookie:x', 'eyJabcdefgh.abcd.', 'Bearer x', 'Basic abcd', 'ab://x@', 'xoxa-0123456789', 'sk_live_0123456789'];
     for (const s of shortest) for (const t of [s, `----BEGIN EC PRIVATE KEY-----\n${s}`, `x ${s} y`]) check(t);
   });
 
@@ -43,6 +43,35 @@ describe('detector prefilter', () => {
       fc.property(fc.array(piece, { maxLength: 8 }), (parts) => check(parts.join(''))),
       { numRuns: 3000 },
     );
+  });
+
+  it('never changes the outcome on digit runs glued to words, dots, underscores and separators', () => {
+    const piece = fc.oneof(
+      fc.stringMatching(/^[0-9]{1,17}$/),
+      fc.constantFrom(' ', '-', '  ', '--', '.', '_', 'a', 'Z', 'é', 'id=', 'x', '4111', '4111 1111 1111 1111', '4111-1111-1111-1111', '378282246310005', '123-45-6789', '078-05-1120', '3714 496353 98431'),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 10 }), (parts) => check(parts.join(''))),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('lets through no card or SSN for digits glued to a word, and no DER key for SQL keywords', () => {
+    const clean = [
+      '0f8fad5b-d9cb-469f-a165-000000003000',
+      'build a1234567890123456-x',
+      'v1.2345678901234',
+      "SELECT id, total, status FROM orders WHERE customer_id = 3000 AND created_at > '2024-05-01' LIMIT 10",
+    ];
+    for (const s of clean) {
+      const b = Buffer.from(s);
+      expect(engine.candidatesBytes(b, 0, b.length), s).toBe(0);
+      expect(engine.candidates(s), s).toBe(0);
+    }
+    // The same digits where a match may start are still looked at, and masked.
+    expect(engine.redact('card 4111-1111-1111-1111 ok', mask)).toBe('card [credit_card] ok');
+    expect(engine.redact('x1-4111111111111111', mask)).toBe('x1-[credit_card]');
+    expect(engine.redact('ssn 123-45-6789', mask)).toBe('ssn [us_ssn]');
   });
 
   it('reads the same features four bytes a step as one at a time, at every alignment and inside any buffer', () => {

@@ -200,9 +200,14 @@ export function makeHasher(cfg: Pick<RedactionConfig, 'hash_function' | 'hmac_ke
 }
 
 /**
- * A direct-mapped table of byte strings of up to `stride` bytes: a slot is
- * chosen from the length and four sampled bytes and holds the last string
- * put there, so a lookup is one hash and one compare and nothing grows.
+ * A two-way set-associative table of byte strings of up to `stride` bytes: a
+ * pair of slots is chosen from the length and four sampled bytes, each slot
+ * holds the last string put there, and a new string replaces the one of the
+ * pair used least recently. A lookup is one hash and at most two compares, and
+ * nothing grows. Two ways because sampled bytes collide: on
+ * redaction.bench.ts's data "url.full" and "k8s.pod.name" share a pair, and
+ * with one slot each of them missed on every span, paying a decode and a key
+ * classification each time.
  */
 class ByteSlots {
   private readonly len: Int32Array;
@@ -210,8 +215,10 @@ class ByteSlots {
   /** The slot of the last has() (-1: the string is too long for the table); put() writes there. */
   slot = -1;
   private readonly slotView: DataView;
-  /** Per slot, the hash of the bytes that last missed it (putSeen). */
+  /** Per pair of slots, the hash of the bytes that last missed it (putSeen). */
   private readonly seen: Int32Array;
+  /** Per pair of slots, the way (0 or 1) hit or filled last. */
+  private readonly mru: Uint8Array;
   /** The buffer of the last lookup and a DataView over it. */
   private src: Uint8Array | undefined;
   private srcView: DataView | undefined;
@@ -221,12 +228,13 @@ class ByteSlots {
     private readonly stride: number,
   ) {
     this.len = new Int32Array(slots).fill(-1);
-    this.seen = new Int32Array(slots);
+    this.seen = new Int32Array(slots >> 1);
+    this.mru = new Uint8Array(slots >> 1);
     this.bytes = new Uint8Array(slots * stride);
     this.slotView = new DataView(this.bytes.buffer);
   }
 
-  /** True when buf[start, end) is the string in its slot. */
+  /** True when buf[start, end) is the string in one of its pair's slots (`slot` is then that slot, else the one put() replaces). */
   has(buf: Uint8Array, start: number, end: number): boolean {
     const n = end - start;
     if (n > this.stride) {
@@ -235,11 +243,23 @@ class ByteSlots {
     }
     const h =
       n === 0 ? 0 : Math.imul(n, 0x9e3779b1) ^ Math.imul(buf[start]!, 31) ^ Math.imul(buf[start + (n >> 1)]!, 131) ^ Math.imul(buf[start + ((n * 3) >> 2)]!, 8191) ^ Math.imul(buf[end - 1]!, 524287);
-    const slot = h & (this.slots - 1);
-    this.slot = slot;
-    if (this.len[slot] !== n) return false;
-    if (buf !== this.src) this.view(buf);
-    return equalBytes(this.bytes, this.slotView, slot * this.stride, buf, this.srcView!, start, n);
+    const s0 = h & (this.slots - 2);
+    const len = this.len;
+    if (len[s0] === n || len[s0 + 1] === n) {
+      if (buf !== this.src) this.view(buf);
+      if (len[s0] === n && equalBytes(this.bytes, this.slotView, s0 * this.stride, buf, this.srcView!, start, n)) {
+        this.slot = s0;
+        this.mru[s0 >> 1] = 0;
+        return true;
+      }
+      if (len[s0 + 1] === n && equalBytes(this.bytes, this.slotView, (s0 + 1) * this.stride, buf, this.srcView!, start, n)) {
+        this.slot = s0 + 1;
+        this.mru[s0 >> 1] = 1;
+        return true;
+      }
+    }
+    this.slot = len[s0] === -1 ? s0 : len[s0 + 1] === -1 ? s0 + 1 : s0 + 1 - this.mru[s0 >> 1]!;
+    return false;
   }
 
   /** A DataView over `buf`, made once per buffer looked up in (a request's bytes). */
@@ -267,8 +287,8 @@ class ByteSlots {
     let i = 0;
     for (; i < n4; i += 4) h = Math.imul(h ^ dv.getInt32(start + i), 0x9e3779b1) ^ (h >>> 15);
     for (; i < n; i++) h = Math.imul(h ^ buf[start + i]!, 0x85ebca6b) ^ (h >>> 13);
-    if (this.seen[slot] !== h) {
-      this.seen[slot] = h;
+    if (this.seen[slot >> 1] !== h) {
+      this.seen[slot >> 1] = h;
       this.slot = -1;
       return;
     }
@@ -285,6 +305,7 @@ class ByteSlots {
     const base = slot * this.stride;
     for (let i = 0; i < n; i++) b[base + i] = buf[start + i]!;
     this.len[slot] = n;
+    this.mru[slot >> 1] = slot & 1;
   }
 }
 
