@@ -310,6 +310,30 @@ export class WireRedactor {
     const w = this.w;
     const buf = w.buf;
     const e = w.enter(end);
+    const r = this.r;
+    const bs = w.pos;
+    if (r.knownCleanKv(buf, bs, e)) {
+      w.pos = e;
+      w.leave();
+      return;
+    }
+    const edits = w.sp.edits;
+    const counted = r.hitCount;
+    const cls = this.kvFields(at, e, buf);
+    // Unchanged and nothing counted: the same bytes anywhere get the same rules.
+    // Not for a key whose values keep missing the value table (ids, URLs with
+    // one in them): their attributes would not repeat either, and hashing each
+    // one whole for the table's admission test was 10% of a clean request.
+    if ((cls === K_NORMAL || cls === K_IGNORED) && w.sp.edits === edits && r.hitCount === counted && this.misses[this.stream]! < MISS_LIMIT) r.rememberCleanKv(buf, bs, e);
+  }
+
+  /**
+   * kv() for a KeyValue not in the clean table: its fields (walk at the
+   * body's start, the body ending at `e`), left with w.leave(). Returns the
+   * key's class.
+   */
+  private kvFields(at: number, e: number, buf: Uint8Array): number {
+    const w = this.w;
     let ks = -1;
     let ke = -1;
     let vp = -1;
@@ -331,24 +355,25 @@ export class WireRedactor {
     this.stream = r.keySlot < 0 ? STREAM_LONG_KEY : r.keySlot;
     if (cls === K_IGNORED) {
       w.leave();
-      return;
+      return cls;
     }
     if (cls === K_REMOVED) {
       w.leave();
       r.countRemoved();
       w.sp.remove(at, e);
-      return;
+      return cls;
     }
     if (vp < 0) {
       // An empty value: a masked key still gets its mask (the model's rules).
       if (cls === K_MASK_BLOCKED || r.allTypes) throw BAIL;
       w.leave();
-      return;
+      return cls;
     }
     w.pos = vp;
     this.entryValue(cls, e);
     w.pos = e;
     w.leave();
+    return cls;
   }
 
   /** An attribute's AnyValue field (walk at its length prefix) under a key of class `cls`. */
