@@ -470,8 +470,7 @@ export class Redactor {
 
   /**
    * True when the KeyValue body buf[start, end) was seen before and the rules
-   * left it unchanged, nothing counted. On false, the slot is remembered for
-   * rememberCleanKv() of the same bytes.
+   * left it unchanged, nothing counted.
    */
   knownCleanKv(buf: Uint8Array, start: number, end: number): boolean {
     if (this.cleanMaxLen === 0) {
@@ -481,9 +480,10 @@ export class Redactor {
     return this.cleanKvs.has(buf, start, end);
   }
 
-  /** Records the KeyValue body last looked up by knownCleanKv() as one the rules leave as it is. */
+  /** Records a KeyValue body that knownCleanKv() did not find as one the rules leave as it is. */
   rememberCleanKv(buf: Uint8Array, start: number, end: number): void {
-    this.cleanKvs.putSeen(buf, start, end);
+    // Looked up again: the attributes of a kvlist value, in between, used the table too.
+    if (this.cleanMaxLen !== 0 && !this.cleanKvs.has(buf, start, end)) this.cleanKvs.putSeen(buf, start, end);
   }
 
   /** Records the bytes last looked up by knownClean() as clean. */
