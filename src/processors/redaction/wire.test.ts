@@ -202,6 +202,21 @@ describe('wire shapes', () => {
     expect(attrs[1]!.value).toEqual(sv(clean));
   });
 
+  it('redacts the same while the attribute table rests on traffic that never repeats, and after it resumes', async () => {
+    const h = await harness({ allow_all_keys: true });
+    // 40 requests of 300 unique attributes send the table to rest (fewer than
+    // one hit in eight lookups) and past the end of its rest; every request
+    // also carries a secret and two attributes that repeat.
+    for (let b = 0; b < 40; b++) {
+      const attrs = Array.from({ length: 300 }, (_, i) => kv(`k${i % 20}`, `value-${b}-${i}-https://shop.example.com/items/${b * 300 + i}`));
+      attrs.push(kv('note', `mail carol${b}@example.com`), kv('method', 'GET'), kv('route', '/api/cart'));
+      const got = (await h.run(traces([span('n', attrs)]))).read();
+      const out = got[0]!.scopeSpans[0]!.spans[0]!.attributes;
+      expect(out.slice(300).map((a) => a.value)).toEqual([sv('mail [REDACTED:email]'), sv('GET'), sv('/api/cart')]);
+      expect(out[7]!.value).toEqual(sv(`value-${b}-7-https://shop.example.com/items/${b * 300 + 7}`));
+    }
+  });
+
   it('a key whose values never repeat still has every value scanned, secrets and repeats alike', async () => {
     const h = await harness({ allow_all_keys: true });
     // 300 unique values send the key past the table's miss limit and through

@@ -59,6 +59,10 @@ const AV_KVLIST = 0x32;
 const MISS_LIMIT = 16;
 const PROBE_AFTER = 255;
 const STREAM_PLACE = KEY_SLOTS;
+/** The attribute table's window, least share of hits (one in KV_MIN_HITS) and rest (see WireRedactor.kvWindow). */
+const KV_WINDOW = 512;
+const KV_MIN_HITS = 8;
+const KV_REST = 8192;
 const STREAM_LONG_KEY = KEY_SLOTS + PLACES.length;
 
 export class WireRedactor {
@@ -312,11 +316,19 @@ export class WireRedactor {
     const e = w.enter(end);
     const r = this.r;
     const bs = w.pos;
+    if (this.kvSkip > 0) {
+      this.kvSkip--;
+      this.kvFields(at, e, buf);
+      return;
+    }
     if (r.knownCleanKv(buf, bs, e)) {
       w.pos = e;
       w.leave();
+      this.kvHits++;
+      if (++this.kvLooked === KV_WINDOW) this.kvWindow();
       return;
     }
+    if (++this.kvLooked === KV_WINDOW) this.kvWindow();
     const edits = w.sp.edits;
     const counted = r.hitCount;
     const cls = this.kvFields(at, e, buf);
@@ -325,6 +337,22 @@ export class WireRedactor {
     // one in them): their attributes would not repeat either, and hashing each
     // one whole for the table's admission test was 10% of a clean request.
     if ((cls === K_NORMAL || cls === K_IGNORED) && w.sp.edits === edits && r.hitCount === counted && this.misses[this.stream]! < MISS_LIMIT) r.rememberCleanKv(buf, bs, e);
+  }
+
+  // The attribute table's hit rate, per window of KV_WINDOW lookups: traffic
+  // whose attributes do not repeat (an id in every value) would pay a lookup
+  // and a miss per attribute, so below one hit in KV_MIN_HITS the table rests
+  // for KV_REST attributes, then is tried again. Measured on bench/e2e.ts's
+  // values (every one unique), redaction alone, four alternating runs: best
+  // 3.19-3.48 µs per span resting, 3.35-3.50 looking each one up.
+  private kvLooked = 0;
+  private kvHits = 0;
+  private kvSkip = 0;
+
+  private kvWindow(): void {
+    if (this.kvHits * KV_MIN_HITS < KV_WINDOW) this.kvSkip = KV_REST;
+    this.kvLooked = 0;
+    this.kvHits = 0;
   }
 
   /**
