@@ -228,11 +228,11 @@ export class Telemetry<S extends Signal = Signal> {
   }
 }
 
-/** The concatenation of byte ranges, in one new buffer. */
+/** The concatenation of byte ranges, in one new buffer (not zero-filled first: every byte is written). */
 function join(parts: readonly Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
+  const out = Buffer.allocUnsafeSlow(len);
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
