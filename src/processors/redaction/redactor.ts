@@ -212,7 +212,8 @@ export function makeHasher(cfg: Pick<RedactionConfig, 'hash_function' | 'hmac_ke
 
 /**
  * A two-way set-associative table of byte strings of up to `stride` bytes: a
- * pair of slots is chosen from the length and four sampled bytes, each slot
+ * pair of slots is chosen from the length and sampled bytes (five words, see
+ * has()), each slot
  * holds the last string put there, and a new string replaces the one of the
  * pair used least recently. A lookup is one hash and at most two compares, and
  * nothing grows. Two ways because sampled bytes collide: on
