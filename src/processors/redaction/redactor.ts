@@ -462,11 +462,7 @@ export class Redactor {
    * rememberClean() of the same bytes.
    */
   knownClean(buf: Uint8Array, start: number, end: number): boolean {
-    if (this.cleanMaxLen === 0) {
-      this.cleanSlots.slot = -1;
-      return false;
-    }
-    return this.cleanSlots.has(buf, start, end);
+    return this.lookUp(this.cleanSlots, buf, start, end);
   }
 
   /**
@@ -474,17 +470,22 @@ export class Redactor {
    * left it unchanged, nothing counted.
    */
   knownCleanKv(buf: Uint8Array, start: number, end: number): boolean {
-    if (this.cleanMaxLen === 0) {
-      this.cleanKvs.slot = -1;
-      return false;
-    }
-    return this.cleanKvs.has(buf, start, end);
+    return this.lookUp(this.cleanKvs, buf, start, end);
   }
 
   /** Records a KeyValue body that knownCleanKv() did not find as one the rules leave as it is. */
   rememberCleanKv(buf: Uint8Array, start: number, end: number): void {
     // Looked up again: the attributes of a kvlist value, in between, used the table too.
-    if (this.cleanMaxLen !== 0 && !this.cleanKvs.has(buf, start, end)) this.cleanKvs.putSeen(buf, start, end);
+    if (!this.lookUp(this.cleanKvs, buf, start, end)) this.cleanKvs.putSeen(buf, start, end);
+  }
+
+  /** has() of a clean table, always a miss (with no slot to put in) when the tables are off. */
+  private lookUp(t: ByteSlots, buf: Uint8Array, start: number, end: number): boolean {
+    if (this.cleanMaxLen === 0) {
+      t.slot = -1;
+      return false;
+    }
+    return t.has(buf, start, end);
   }
 
   /** Records the bytes last looked up by knownClean() as clean. */

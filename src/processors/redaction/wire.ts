@@ -321,14 +321,14 @@ export class WireRedactor {
       this.kvFields(at, e, buf);
       return;
     }
-    if (r.knownCleanKv(buf, bs, e)) {
+    const known = r.knownCleanKv(buf, bs, e);
+    if (known) this.kvHits++;
+    if (++this.kvLooked === KV_WINDOW) this.kvWindow();
+    if (known) {
       w.pos = e;
       w.leave();
-      this.kvHits++;
-      if (++this.kvLooked === KV_WINDOW) this.kvWindow();
       return;
     }
-    if (++this.kvLooked === KV_WINDOW) this.kvWindow();
     const edits = w.sp.edits;
     const counted = r.hitCount;
     const cls = this.kvFields(at, e, buf);

@@ -84,7 +84,10 @@ export class TraceEntry {
     this.key = key;
     this.firstMs = nowMs;
     this.deadline = deadline;
-    this.buf = uninitialized(initialCapacity);
+    // Not zero-filled: only [0, len) is ever read, and it is written first.
+    // A 12 KB trace buffer cost 1.5-2.2 µs zero-filled, 0.6-0.7 µs not (Node
+    // 20, this machine); the constructor was 1.7% of the full pipeline's main thread.
+    this.buf = Buffer.allocUnsafeSlow(initialCapacity);
     this.tenant = tenant;
   }
 
@@ -100,7 +103,7 @@ export class TraceEntry {
     if (need <= cap) return 0;
     // Growth by 1.5x keeps appends amortised O(1) for traces that arrive span by span.
     const next = Math.max(need, cap + (cap >>> 1));
-    const b = uninitialized(next);
+    const b = Buffer.allocUnsafeSlow(next);
     b.set(this.buf.subarray(0, this.len));
     this.buf = b;
     return next - cap;
@@ -126,16 +129,6 @@ export class TraceEntry {
     list.push(ts);
     return 16 + 2 * ts.length;
   }
-}
-
-/**
- * A buffer whose bytes are all written before they are read (only [0, len) is
- * ever read). Zero-filling a 12 KB trace buffer cost 1.5-2.2 µs against
- * 0.6-0.7 µs for an uninitialised one (Node 20, this machine); the trace
- * buffers' constructor was 1.7% of the full pipeline's main thread.
- */
-function uninitialized(n: number): Uint8Array {
-  return Buffer.allocUnsafeSlow(n);
 }
 
 function attrCost(v: AttrVal): number {
