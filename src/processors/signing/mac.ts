@@ -51,6 +51,8 @@ export class HmacKey {
   readonly info: AlgorithmInfo;
   /** K ^ ipad, one hash block. */
   readonly ipad: Buffer;
+  /** K ^ opad, one hash block. */
+  readonly opad: Buffer;
   /** (K ^ opad) followed by room for the inner digest. */
   private readonly outer: Buffer;
   /** The key padded to one block (hashed first when longer). */
@@ -70,6 +72,7 @@ export class HmacKey {
       this.ipad[i] = k[i]! ^ 0x36;
       this.outer[i] = k[i]! ^ 0x5c;
     }
+    this.opad = Buffer.from(this.outer.subarray(0, block));
   }
 
   /** Writes K ^ ipad at the start of `buf`; the message then follows at `info.block`. */

@@ -2,6 +2,9 @@
 // hand-made wire shapes (fields repeated, values merged, keys unsorted,
 // invalid UTF-8, nesting over the cap, stale signatures), the byte path must
 // give the same signatures and the same decoded output as decode + sign.
+// Every case runs on both engines: the native signer (native/signing.cc, with
+// wire.ts splicing nothing) and wire.ts alone; on the native one the output
+// must also be byte for byte what wire.ts alone gives.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { logsCodec, tracesCodec } from '../../pdata/codec.js';
@@ -9,16 +12,48 @@ import type { AnyValue, KeyValue, LogRecord, ResourceLogs, ResourceSpans, Span }
 import { RESERVED } from './canonical.js';
 import { ALG_INFO, type Algorithm } from './mac.js';
 import { Signer, type SignStats } from './sign.js';
+import { nativeSigning, NATIVE_FALLBACK, type NativeSigning } from './native.js';
 import { WireSigner } from './wire.js';
 
 const stats = (): SignStats => ({ signed: 0, unsignedDepth: 0, unsignedSize: 0 });
 const j = (x: unknown) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 
-function both(alg: Algorithm) {
+/** The native signer, counting the requests it declined (left to wire.ts). */
+function counting(): { native: NativeSigning; declined: () => number } {
+  let n = 0;
+  const base = nativeSigning!;
+  return {
+    native: {
+      signRequest: (...a) => {
+        const r = base.signRequest(...a);
+        if (r === NATIVE_FALLBACK) n++;
+        return r;
+      },
+      lastMacs: (out) => base.lastMacs(out),
+    },
+    declined: () => n,
+  };
+}
+
+type Engine = 'native' | 'JavaScript';
+const ENGINES: Engine[] = ['native', 'JavaScript'];
+
+function both(alg: Algorithm, engine: Engine) {
   const secret = Buffer.from('wire-signing-test-key-0123456789');
   const model = new Signer(alg, secret, 'k1');
-  const wire = new WireSigner(new Signer(alg, secret, 'k1').key, 'k1', RESERVED - ALG_INFO[alg].block);
+  const key = new Signer(alg, secret, 'k1').key;
+  const off = RESERVED - ALG_INFO[alg].block;
+  const c = engine === 'native' ? counting() : undefined;
+  const wire = new WireSigner(key, 'k1', off, c?.native);
+  const alone = new WireSigner(key, 'k1', off, undefined);
+  /** On the native engine: the same bytes as wire.ts alone. */
+  const same = (signal: 'traces' | 'logs', bytes: Uint8Array, out: Uint8Array) => {
+    if (!c) return;
+    const ref = alone.sign(signal, bytes, stats());
+    expect(Buffer.from(out).equals(Buffer.from(ref))).toBe(true);
+  };
   return {
+    declined: () => c?.declined() ?? 0,
     traces(bytes: Uint8Array) {
       const m = tracesCodec.decode(bytes);
       const ms = stats();
@@ -30,6 +65,7 @@ function both(alg: Algorithm) {
       expect(ws).toEqual(ms);
       expect(macsW).toEqual(macsM);
       expect(j(tracesCodec.decode(out))).toBe(j(tracesCodec.decode(tracesCodec.encode(m))));
+      same('traces', bytes, out);
       return { out, macs: macsW, st: ws };
     },
     logs(bytes: Uint8Array) {
@@ -39,10 +75,18 @@ function both(alg: Algorithm) {
       const out = wire.sign('logs', bytes, ws);
       expect(ws).toEqual(ms);
       expect(j(logsCodec.decode(out))).toBe(j(logsCodec.decode(logsCodec.encode(m))));
+      same('logs', bytes, out);
       return { out, st: ws };
     },
   };
 }
+
+describe('the native signer', () => {
+  it('is built by npm install (SIEVE_NATIVE=0 turns it off)', () => {
+    if (process.env.SIEVE_NATIVE === '0') expect(nativeSigning).toBeUndefined();
+    else expect(typeof nativeSigning?.signRequest).toBe('function');
+  });
+});
 
 // Short strings are copied byte by byte, long ones (over 24 bytes) another way: both lengths.
 const str = fc.oneof(
@@ -108,19 +152,22 @@ const log: fc.Arbitrary<LogRecord> = fc.record({
 const scope = fc.record({ name: str, version: str, attributes: attrs, droppedAttributesCount: fc.constant(0) });
 const resource = fc.record({ attributes: attrs, droppedAttributesCount: fc.constant(0) });
 
-describe('signing on the bytes equals decode + sign', () => {
+for (const engine of ENGINES)
+describe(`signing on the bytes equals decode + sign (${engine})`, () => {
   for (const alg of ['hmac-sha256', 'hmac-sha512'] as const) {
     it(`random traces, ${alg}`, () => {
-      const s = both(alg);
+      const s = both(alg, engine);
       fc.assert(
         fc.property(fc.array(fc.record({ resource, scopeSpans: fc.array(fc.record({ scope, spans: fc.array(span, { maxLength: 3 }), schemaUrl: fc.constant('') }), { maxLength: 2 }), schemaUrl: fc.constant('') }), { minLength: 1, maxLength: 2 }), (rs) => {
           s.traces(tracesCodec.encode(rs as ResourceSpans[]));
         }),
         { numRuns: 150 },
       );
+      // Well-formed requests of valid UTF-8 within the caps: the native signer signs them all.
+      expect(s.declined()).toBe(0);
     });
     it(`runs of ResourceSpans with the same Resource, as tail sampling sends them, ${alg}`, () => {
-      const s = both(alg);
+      const s = both(alg, engine);
       const ss = fc.array(fc.record({ scope, spans: fc.array(span, { minLength: 1, maxLength: 2 }), schemaUrl: fc.constant('') }), { minLength: 1, maxLength: 2 });
       fc.assert(
         fc.property(resource, resource, fc.array(fc.tuple(fc.boolean(), ss), { minLength: 2, maxLength: 6 }), (r1, r2, list) => {
@@ -129,15 +176,17 @@ describe('signing on the bytes equals decode + sign', () => {
         }),
         { numRuns: 100 },
       );
+      expect(s.declined()).toBe(0);
     });
     it(`random logs, ${alg}`, () => {
-      const s = both(alg);
+      const s = both(alg, engine);
       fc.assert(
         fc.property(fc.array(fc.record({ resource, scopeLogs: fc.array(fc.record({ scope, logRecords: fc.array(log, { maxLength: 3 }), schemaUrl: fc.constant('') }), { maxLength: 2 }), schemaUrl: fc.constant('') }), { minLength: 1, maxLength: 2 }), (rl) => {
           s.logs(logsCodec.encode(rl as ResourceLogs[]));
         }),
         { numRuns: 150 },
       );
+      expect(s.declined()).toBe(0);
     });
   }
 });
@@ -160,8 +209,9 @@ const request = (resource: number[], spanBody: number[], scopeFirst = false) => 
   return Uint8Array.from(ld(0x0a, rs));
 };
 
-describe('wire shapes', () => {
-  const s = both('hmac-sha256');
+for (const engine of ENGINES)
+describe(`wire shapes (${engine})`, () => {
+  const s = both('hmac-sha256', engine);
   const shapes: [string, number[], number[], boolean?][] = [
     ['unsorted and duplicate keys', [], [...ld(0x4a, strKv('zeta', u8('1'))), ...ld(0x4a, strKv('alpha', u8('2'))), ...ld(0x4a, strKv('alpha', u8('3')))]],
     ['a KeyValue with two value fields and two keys', [], ld(0x4a, [...ld(0x0a, u8('a')), ...ld(0x12, ld(0x0a, u8('x'))), ...ld(0x0a, u8('b')), ...ld(0x12, [0x18, 7])])],
@@ -178,7 +228,10 @@ describe('wire shapes', () => {
   ];
   for (const [name, res, body, scopeFirst] of shapes) {
     it(name, () => {
+      const before = s.declined();
       const { st, out } = s.traces(request(res, body, scopeFirst));
+      // The native signer leaves invalid UTF-8 to wire.ts, and signs the rest.
+      if (engine === 'native') expect(s.declined() - before).toBe(name.startsWith('invalid UTF-8') ? 1 : 0);
       expect(st.signed).toBe(1);
       const attrs = tracesCodec.decode(out)[0]!.scopeSpans[0]!.spans[0]!.attributes;
       expect(attrs.filter((a) => a.key === 'sieve.sig')).toHaveLength(1);
@@ -207,7 +260,9 @@ describe('wire shapes', () => {
         schemaUrl: '',
       },
     ];
+    const before = s.declined();
     const { st, out } = s.traces(tracesCodec.encode(rs));
+    if (engine === 'native') expect(s.declined() - before).toBe(1);
     expect(st).toEqual({ signed: 1, unsignedDepth: 1, unsignedSize: 0 });
     const spans = tracesCodec.decode(out)[0]!.scopeSpans[0]!.spans;
     expect(spans[0]!.attributes.map((a) => a.key)).toEqual(['deep']);
@@ -279,9 +334,10 @@ function sampleSpan(): Span {
   };
 }
 
-describe('signing a batch joined from requests (signParts)', () => {
+for (const engine of ENGINES)
+describe(`signing a batch joined from requests (signParts, ${engine})`, () => {
   const secret = Buffer.from('wire-signing-test-key-0123456789');
-  const fresh = () => new WireSigner(new Signer('hmac-sha256', secret, 'k1').key, 'k1', RESERVED - ALG_INFO['hmac-sha256'].block);
+  const fresh = () => new WireSigner(new Signer('hmac-sha256', secret, 'k1').key, 'k1', RESERVED - ALG_INFO['hmac-sha256'].block, engine === 'native' ? nativeSigning : undefined);
   /** signParts on one signer against sign() of the joined bytes on another: same output, MACs and counts. */
   function check(parts: Uint8Array[], signer = fresh()): Uint8Array | undefined {
     const whole = Buffer.concat(parts);

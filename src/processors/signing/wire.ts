@@ -23,6 +23,7 @@ import { ProtoWriter } from '../../pdata/proto/writer.js';
 import { WireWalker } from '../../pdata/wire/walker.js';
 import { asLimit, CanonicalBuffer, CHAIN_PREFIX, KID_KEY, LimitError, MAGIC, MAX_CANONICAL_BYTES, MAX_DEPTH, RECORD_LOG, RECORD_SPAN, RESERVED, SIG_KEY } from './canonical.js';
 import type { HmacKey } from './mac.js';
+import { nativeSigning, type NativeSigning } from './native.js';
 import type { SignStats } from './sign.js';
 
 const SIG = Buffer.from(SIG_KEY);
@@ -91,10 +92,19 @@ export class WireSigner extends CanonicalBuffer {
   /** The two attribute fields appended to each item, without the MAC: prefix up to the MAC, and the kid field. */
   private readonly kidField: Uint8Array;
 
+  /** The native signer's count of items signed. */
+  private readonly counts = new Int32Array(1);
+
+  /**
+   * `native` signs the requests it can (native.ts); this class walks the
+   * others, and splices the MACs in either way. Undefined: every request is
+   * walked here.
+   */
   constructor(
     private readonly key: HmacKey,
     private readonly kid: string,
     private readonly off: number,
+    private readonly native: NativeSigning | undefined = nativeSigning,
   ) {
     super();
     this.words = new Int32Array(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength >> 2);
@@ -122,6 +132,12 @@ export class WireSigner extends CanonicalBuffer {
    * are).
    */
   signParts(signal: 'traces' | 'logs', parts: readonly Uint8Array[], st: SignStats, macs?: string[]): Uint8Array | undefined {
+    // The native signer reads a single request where it lies: no copy.
+    if (this.native && parts.length === 1) {
+      const src = parts[0]!;
+      const out = this.nativeWalk(signal, src, st, macs);
+      if (out) return out === src ? undefined : out;
+    }
     let n = 0;
     for (const p of parts) n += p.length;
     const at = this.sourceSlot(n);
@@ -135,13 +151,17 @@ export class WireSigner extends CanonicalBuffer {
       // The view stays valid while the walk runs: a buffer that grows is replaced, never written over.
       src = this.buf.subarray(at, at + n);
     } else src = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-    const out = this.walk(signal, src, st, macs);
+    const out = this.walk(signal, src, st, macs, this.native !== undefined && parts.length > 1);
     // Unchanged, the walk gives back its source (for a copy in this buffer, bytes the next call overwrites).
     return out.buffer === src.buffer && out.byteOffset === src.byteOffset ? undefined : out;
   }
 
   /** Signs the items of the request `buf` (the source copy at `srcAt` when there is one). */
-  private walk(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined): Uint8Array {
+  private walk(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined, native: boolean): Uint8Array {
+    if (native) {
+      const out = this.nativeWalk(signal, buf, st, macs);
+      if (out) return out;
+    }
     const w = this.w.begin(buf);
     this.src = w.buf;
     this.srcView = new DataView(w.buf.buffer, w.buf.byteOffset, w.buf.byteLength);
@@ -159,6 +179,23 @@ export class WireSigner extends CanonicalBuffer {
       } else w.skip(tag, end);
     }
     return w.finish();
+  }
+
+  /** The request signed by the native signer, `buf` itself when it has no items, or undefined when it declined (walk() then signs it). */
+  private nativeWalk(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined): Uint8Array | undefined {
+    const key = this.key;
+    const out = this.native!.signRequest(buf, signal === 'traces' ? RECORD_SPAN : RECORD_LOG, key.info.size, key.ipad, key.opad, this.kidField, this.counts);
+    if (out === 0) return buf;
+    if (typeof out === 'number') return undefined;
+    const n = this.counts[0]!;
+    st.signed += n;
+    if (macs) {
+      const m = key.info.size === 32 ? 44 : 88;
+      const text = Buffer.allocUnsafe(n * m);
+      this.native!.lastMacs(text);
+      for (let i = 0; i < n; i++) macs.push(text.toString('latin1', i * m, (i + 1) * m));
+    }
+    return out;
   }
 
   private resourceLevel(type: number, end: number, st: SignStats, macs: string[] | undefined): void {
@@ -313,7 +350,8 @@ export class WireSigner extends CanonicalBuffer {
           else st.unsignedSize++;
         } else {
           const mac = this.key.macOfPrepared(this.buf, this.off, cend);
-          this.append(e, type === RECORD_SPAN ? 0x4a : 0x32, mac);
+          const m = this.macText.write(mac, 0, 'latin1');
+          this.append(e, type === RECORD_SPAN ? 0x4a : 0x32, this.macText, 0, m);
           if (macs) macs.push(mac);
           st.signed++;
         }
@@ -323,11 +361,13 @@ export class WireSigner extends CanonicalBuffer {
     }
   }
 
-  /** Inserts the sieve.sig and sieve.sig.kid attribute fields (tag `attrTag`) at `at`. */
-  private append(at: number, attrTag: number, mac: string): void {
+  /** A base64 MAC as bytes, for append(). */
+  private readonly macText = Buffer.alloc(88);
+
+  /** Inserts the sieve.sig and sieve.sig.kid attribute fields (tag `attrTag`) at `at`; the MAC is the base64 text mac[ma, ma + m). */
+  private append(at: number, attrTag: number, mac: Uint8Array, ma: number, m: number): void {
     const sp = this.w.sp;
     const kid = this.kidField;
-    const m = mac.length; // base64 of 32 or 64 bytes: 44 or 88 characters
     const a0 = sp.reserve(m + SIG.length + kid.length + 24);
     const arena = sp.arena;
     let o = putVarint32(arena, a0, attrTag);
@@ -339,7 +379,7 @@ export class WireSigner extends CanonicalBuffer {
     o = putVarint32(arena, o, 2 + m);
     arena[o++] = 0x0a;
     arena[o++] = m;
-    for (let i = 0; i < m; i++) arena[o++] = mac.charCodeAt(i);
+    for (let i = 0; i < m; i++) arena[o++] = mac[ma + i]!;
     o = putVarint32(arena, o, attrTag);
     o = putVarint32(arena, o, kid.length);
     for (let i = 0; i < kid.length; i++) arena[o++] = kid[i]!;

@@ -1,0 +1,34 @@
+// The native signer (native/signing.cc, built by `npm install` through
+// node-gyp into build/Release/sieve_native.node).
+//
+// It is an accelerator, never a requirement: where it was not built (no
+// compiler on the machine) or is turned off with SIEVE_NATIVE=0, wire.ts walks
+// every request itself, with the same signatures.
+import { createRequire } from 'node:module';
+
+export const NATIVE_FALLBACK = -1;
+
+export interface NativeSigning {
+  /**
+   * Signs every item of the request `src` (type 1 spans, 2 log records), as
+   * wire.ts does: the signed request, with `counts[0]` the number of items
+   * signed; 0 when it has no items; NATIVE_FALLBACK when wire.ts must walk
+   * it. `kidField` is the sieve.sig.kid KeyValue appended to each item.
+   */
+  signRequest(src: Uint8Array, type: number, macSize: number, ipad: Uint8Array, opad: Uint8Array, kidField: Uint8Array, counts: Int32Array): Uint8Array | number;
+  /** Copies the base64 MACs of the last request signed, one after another, when `out` has room; returns their length in bytes. */
+  lastMacs(out: Uint8Array): number;
+}
+
+function load(): NativeSigning | undefined {
+  if (process.env.SIEVE_NATIVE === '0') return undefined;
+  try {
+    // src/processors/signing and dist/processors/signing sit at the same depth below the package root.
+    return createRequire(import.meta.url)('../../../build/Release/sieve_native.node') as NativeSigning;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The native signer, or undefined when it is not available. */
+export const nativeSigning: NativeSigning | undefined = load();
