@@ -29,6 +29,7 @@ function counting(): { native: NativeSigning; declined: () => number } {
         if (r === NATIVE_FALLBACK) n++;
         return r;
       },
+      writeSigned: (src, out) => base.writeSigned(src, out),
       lastMacs: (out) => base.lastMacs(out),
     },
     declined: () => n,
@@ -238,6 +239,23 @@ describe(`wire shapes (${engine})`, () => {
       expect(attrs.at(-1)).toEqual({ key: 'sieve.sig.kid', value: { type: 'string', value: 'k1' } });
     });
   }
+
+  it('length prefixes padded to four bytes, as tail sampling writes them, also around a scope without spans', () => {
+    const pad = (n: number) => [(n & 0x7f) | 0x80, ((n >> 7) & 0x7f) | 0x80, ((n >> 14) & 0x7f) | 0x80, (n >> 21) & 0x7f];
+    const lp = (tag: number, body: number[]) => [tag, ...pad(body.length), ...body];
+    const spanBody = [...ld(0x2a, u8('op')), ...ld(0x4a, strKv('k', u8('v')))];
+    const scope = lp(0x12, [...ld(0x0a, ld(0x0a, u8('lib'))), ...lp(0x12, spanBody), ...ld(0x12, spanBody)]);
+    const empty = lp(0x12, ld(0x0a, ld(0x0a, u8('idle'))));
+    const res = ld(0x0a, strKv('service.name', u8('svc')));
+    const req = Uint8Array.from([...lp(0x0a, [...ld(0x0a, res), ...empty, ...scope]), ...lp(0x0a, [...ld(0x0a, res), ...empty])]);
+    const before = s.declined();
+    const { st, out } = s.traces(req);
+    expect(st.signed).toBe(2);
+    expect(s.declined()).toBe(before);
+    // The ResourceSpans without spans, and the scope without spans, are carried over with their padded prefixes.
+    const tail = [...lp(0x0a, [...ld(0x0a, res), ...empty])];
+    expect(Buffer.from(out.subarray(out.length - tail.length)).equals(Buffer.from(tail))).toBe(true);
+  });
 
   it('a Resource given twice in a ResourceSpans, between ones with it once', () => {
     const res = ld(0x0a, strKv('service.name', u8('svc')));

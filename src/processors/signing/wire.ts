@@ -184,9 +184,12 @@ export class WireSigner extends CanonicalBuffer {
   /** The request signed by the native signer, `buf` itself when it has no items, or undefined when it declined (walk() then signs it). */
   private nativeWalk(signal: 'traces' | 'logs', buf: Uint8Array, st: SignStats, macs: string[] | undefined): Uint8Array | undefined {
     const key = this.key;
-    const out = this.native!.signRequest(buf, signal === 'traces' ? RECORD_SPAN : RECORD_LOG, key.info.size, key.ipad, key.opad, this.kidField, this.counts);
-    if (out === 0) return buf;
-    if (typeof out === 'number') return undefined;
+    const len = this.native!.signRequest(buf, signal === 'traces' ? RECORD_SPAN : RECORD_LOG, key.info.size, key.ipad, key.opad, this.kidField, this.counts);
+    if (len === 0) return buf;
+    if (len < 0) return undefined;
+    // Every byte is written: no zero-fill (writeSigned() checks it wrote `len` bytes).
+    const out = Buffer.allocUnsafeSlow(len);
+    if (!this.native!.writeSigned(buf, out)) return undefined;
     const n = this.counts[0]!;
     st.signed += n;
     if (macs) {
