@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
-import { freePort, startSink, cpuSeconds, pct, daemonArgv } from './lib.js';
+import { freePort, startSink, cpuSeconds, pct, daemonArgv, daemonEnv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SCENARIOS = ['memory', 'pq', 'durable', 'durable_memq', 'durable_fsync'] as const;
@@ -80,7 +80,7 @@ async function run(s: Scenario): Promise<Record<string, unknown>> {
   const cfgPath = join(p.dir, 'bench.yaml');
   writeFileSync(cfgPath, config(s, p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`, `--cpu-prof-name=durable-${s}.cpuprofile`] : [];
-  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { env: daemonEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

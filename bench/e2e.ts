@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { traces } from '../test/helpers/model.js';
-import { freePort, startSink, treeCpuSeconds, treeSysSeconds, treePeakRssMiB, pct, daemonArgv } from './lib.js';
+import { freePort, startSink, treeCpuSeconds, treeSysSeconds, treePeakRssMiB, pct, daemonArgv, daemonEnv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -172,7 +172,7 @@ async function main() {
   const argv = [...daemonArgv(ROOT, cfgPath, nodeArgs, args.semi), ...(workers > 1 ? ['--workers', String(workers)] : [])];
   // taskset execs node in place: the child's pid is the daemon's.
   const out = process.env.BENCH_DAEMON_STDOUT ? openSync(process.env.BENCH_DAEMON_STDOUT, 'w') : 'ignore';
-  const child = args['daemon-cpus'] ? spawn('taskset', ['-c', args['daemon-cpus']!, process.execPath, ...argv], { stdio: ['ignore', out, 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', out, 'pipe'] });
+  const child = args['daemon-cpus'] ? spawn('taskset', ['-c', args['daemon-cpus']!, process.execPath, ...argv], { env: daemonEnv(), stdio: ['ignore', out, 'pipe'] }) : spawn(process.execPath, argv, { env: daemonEnv(), stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
   // Only the readiness lines are kept: a daemon's log can grow long.
   child.stderr!.on('data', (c: Buffer) => {

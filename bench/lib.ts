@@ -132,6 +132,14 @@ export function pct(sorted: number[], q: number): number {
 }
 
 /**
+ * The daemon's environment as the `sieve` bin sets it (its shebang, and `npm
+ * start`, set MALLOC_MMAP_THRESHOLD_=65536 unless given one).
+ */
+export function daemonEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '65536' };
+}
+
+/**
  * The daemon's command line as the `sieve` bin runs it (its shebang passes
  * --max-semi-space-size=1): built dist/cli.js, so a figure is what a user
  * gets. `node` flags (profiling) go before the script.

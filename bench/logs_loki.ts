@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { logsCodec } from '../src/pdata/codec.js';
 import { benchLogs } from '../src/pdata/testdata/fixtures.js';
-import { daemonArgv } from './lib.js';
+import { daemonArgv, daemonEnv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const snappy = createRequire(import.meta.url)('snappyjs') as { uncompress(b: Uint8Array): Uint8Array };
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
   const cfgPath = join(dir, 'bench.yaml');
   writeFileSync(cfgPath, config(p));
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles', 'logs_loki')}`] : [];
-  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { env: daemonEnv(), cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { metricsCodec } from '../src/pdata/codec.js';
 import { loadBatch } from '../src/prom/testdata/load.js';
-import { daemonArgv } from './lib.js';
+import { daemonArgv, daemonEnv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -178,7 +178,7 @@ service:
   );
   const profDir = join(dir, 'prof');
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, nodeArgs), { env: daemonEnv(), stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

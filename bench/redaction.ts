@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tracesCodec } from '../src/pdata/codec.js';
 import { SPANS, spans } from '../src/processors/redaction/testdata/bench.js';
-import { daemonArgv } from './lib.js';
+import { daemonArgv, daemonEnv } from './lib.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -106,7 +106,7 @@ service:
   );
   const prof = args['cpu-prof'] && withRedaction ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   if (prof.length) console.error(`daemon CPU profile: ${dir}`);
-  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, prof), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, daemonArgv(ROOT, cfgPath, prof), { env: daemonEnv(), cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const t0 = Date.now();

@@ -23,9 +23,10 @@ async function defaultConfigEnv(dir: string) {
 }
 
 describe('the default config', () => {
-  it('runs with the V8 setting of `npm start` when started as the `sieve` bin', async () => {
+  it('runs with the V8 and allocator settings of `npm start` when started as the `sieve` bin', async () => {
     const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
     expect(start).toContain('--max-semi-space-size=${SIEVE_SEMI_SPACE_MIB:-1} ');
+    expect(start).toContain('MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-65536} ');
     const dir = tempDir();
     const { env } = await defaultConfigEnv(dir);
     const d = await spawnSieve('', { args: [], dir, env, bin: true });
@@ -34,6 +35,8 @@ describe('the default config', () => {
       const cmdline = readFileSync(`/proc/${d.proc.pid}/cmdline`, 'latin1').split('\0');
       expect(cmdline[0]).toMatch(/node$/);
       expect(cmdline).toContain('--max-semi-space-size=1');
+      const environ = readFileSync(`/proc/${d.proc.pid}/environ`, 'latin1').split('\0');
+      expect(environ).toContain('MALLOC_MMAP_THRESHOLD_=65536');
     } finally {
       expect(await d.kill('SIGTERM')).toBe(0);
     }

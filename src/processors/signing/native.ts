@@ -1,10 +1,8 @@
-// The native signer (native/signing.cc, built by `npm install` through
-// node-gyp into build/Release/sieve_native.node).
+// The native signer (native/signing.cc, in the addon of src/native.ts).
 //
-// It is an accelerator, never a requirement: where it was not built (no
-// compiler on the machine) or is turned off with SIEVE_NATIVE=0, wire.ts walks
-// every request itself, with the same signatures.
-import { createRequire } from 'node:module';
+// Where the addon was not built or is turned off with SIEVE_NATIVE=0, wire.ts
+// walks every request itself, with the same signatures.
+import { nativeAddon } from '../../native.js';
 
 export const NATIVE_FALLBACK = -1;
 
@@ -23,15 +21,5 @@ export interface NativeSigning {
   lastMacs(out: Uint8Array): number;
 }
 
-function load(): NativeSigning | undefined {
-  if (process.env.SIEVE_NATIVE === '0') return undefined;
-  try {
-    // src/processors/signing and dist/processors/signing sit at the same depth below the package root.
-    return createRequire(import.meta.url)('../../../build/Release/sieve_native.node') as NativeSigning;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The native signer, or undefined when it is not available. */
-export const nativeSigning: NativeSigning | undefined = load();
+export const nativeSigning: NativeSigning | undefined = nativeAddon;

@@ -82,13 +82,6 @@ function both(alg: Algorithm, engine: Engine) {
   };
 }
 
-describe('the native signer', () => {
-  it('is built by npm install (SIEVE_NATIVE=0 turns it off)', () => {
-    if (process.env.SIEVE_NATIVE === '0') expect(nativeSigning).toBeUndefined();
-    else expect(typeof nativeSigning?.signRequest).toBe('function');
-  });
-});
-
 // Short strings are copied byte by byte, long ones (over 24 bytes) another way: both lengths.
 const str = fc.oneof(
   fc.constantFrom('', 'a', 'GET', 'sieve.sig', 'sieve.sig.kid', 'sieve.chain.seq', 'z-last', 'Ünï ✓ 東京', '\u{1F600}'),
