@@ -15,6 +15,10 @@
 // `sieve.sig` and `sieve.sig.kid` are then spliced in at the end of the item
 // (and any earlier ones cut out); the rest of the request is carried over
 // byte for byte.
+//
+// The native addon (native/signing.cc) does the same walk and writes the
+// signed request itself; this walk is the reference, and signs what the addon
+// declines or every request where it is not built.
 import { Buffer, isUtf8 } from 'node:buffer';
 import { ProtoReader, utf8Read } from '../../pdata/proto/reader.js';
 import { doubled, equalBytes, putVarint32 } from '../../pdata/wire/splice.js';
@@ -96,8 +100,8 @@ export class WireSigner extends CanonicalBuffer {
   private readonly counts = new Int32Array(1);
 
   /**
-   * `native` signs the requests it can (native.ts); this class walks the
-   * others, and splices the MACs in either way. Undefined: every request is
+   * `native` signs the requests it can and writes them signed (native.ts);
+   * this class walks and splices the others. Undefined: every request is
    * walked here.
    */
   constructor(
