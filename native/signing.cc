@@ -232,6 +232,10 @@ struct Walk {
     bytes(s, e);
   }
 
+  static uint32_t le32(const uint8_t* p) {
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+  }
+
   static bool validUtf8(const uint8_t* p, size_t n) {
     size_t i = 0;
     while (i < n) {
@@ -594,7 +598,7 @@ struct Walk {
         }
         case 133:  // flags: field 16, fixed32
           if (end - pos < 4) return fail();
-          flags = static_cast<uint32_t>(b[pos]) | static_cast<uint32_t>(b[pos + 1]) << 8 | static_cast<uint32_t>(b[pos + 2]) << 16 | static_cast<uint32_t>(b[pos + 3]) << 24;
+          flags = le32(b + pos);
           pos += 4;
           break;
         default:
@@ -670,7 +674,7 @@ struct Walk {
           pos = ke;
         } else if (t == 0x35) {
           if (e - pos < 4) return fail();
-          lflags = static_cast<uint32_t>(b[pos]) | static_cast<uint32_t>(b[pos + 1]) << 8 | static_cast<uint32_t>(b[pos + 2]) << 16 | static_cast<uint32_t>(b[pos + 3]) << 24;
+          lflags = le32(b + pos);
           pos += 4;
         } else
           skip(t, e);
@@ -737,7 +741,7 @@ struct Walk {
         }
         case 0x45:
           if (end - pos < 4) return fail();
-          flags = static_cast<uint32_t>(b[pos]) | static_cast<uint32_t>(b[pos + 1]) << 8 | static_cast<uint32_t>(b[pos + 2]) << 16 | static_cast<uint32_t>(b[pos + 3]) << 24;
+          flags = le32(b + pos);
           pos += 4;
           break;
         case 0x4a:
@@ -797,6 +801,11 @@ struct Walk {
   uint8_t attrTag = 0;
   size_t outLen = 0;
 
+  /** How many bytes longer a field of prefix `pw` and body `old` is with a body of `now` (a minimal prefix). */
+  static long grown(size_t pw, size_t old, size_t now) {
+    return static_cast<long>(vsize(now) + now) - static_cast<long>(pw + old);
+  }
+
   static size_t vsize(size_t x) {
     size_t n = 1;
     while (x >= 0x80) {
@@ -831,7 +840,7 @@ struct Walk {
         if (items > before) {
           size_t now = old + d;
           resLen.p[ri] = static_cast<uint32_t>(now);
-          delta += static_cast<long>(vsize(now) + now) - static_cast<long>(pw + old);
+          delta += grown(pw, old, now);
         }
         pos = e;
       } else
@@ -921,7 +930,7 @@ struct Walk {
         if (items > before) {
           size_t now = old + d;
           scopeLen.p[si] = static_cast<uint32_t>(now);
-          delta += static_cast<long>(vsize(now) + now) - static_cast<long>(pw + old);
+          delta += grown(pw, old, now);
         }
         pos = e;
       } else
@@ -961,13 +970,7 @@ struct Walk {
     str(vs, ve);
     if (!ok) return 0;
     size_t scopeEnd = fpos;
-    if (wide) {
-      scopeCtx.s512 = inner0.s512;
-      SHA512_Update(&scopeCtx.s512, form.p, scopeEnd);
-    } else {
-      scopeCtx.s256 = inner0.s256;
-      SHA256_Update(&scopeCtx.s256, form.p, scopeEnd);
-    }
+    hashFrom(scopeCtx, inner0, form.p, scopeEnd);
     long delta = 0;
     pos = start;
     while (pos < end && ok) {
@@ -994,7 +997,7 @@ struct Walk {
         fail();
         return 0;
       }
-      delta += static_cast<long>(vsize(now) + now) - static_cast<long>(pw + old);
+      delta += grown(pw, old, now);
       mac(scopeEnd);
       pos = e;
     }
@@ -1029,45 +1032,12 @@ struct Walk {
     o = out;
     size_t ri = 0, si = 0, ii = 0, rk = 0;
     pos = 0;
-    while (pos < len) {
-      size_t at = pos;
-      uint32_t t = tag();
-      if (t != 0x0a) {
-        skip(t, len);
-        copy(at, pos);
-        continue;
-      }
-      copy(at, pos);
-      size_t lenAt = pos;
-      size_t re = sub(len);
-      uint32_t rl = resLen.p[ri++];
-      if (rl == UNTOUCHED) copy(lenAt, pos);
-      else o = putVarint(o, rl);
-      while (pos < re) {
-        size_t at2 = pos;
-        uint32_t t2 = tag();
-        if (t2 != 0x12) {
-          skip(t2, re);
-          copy(at2, pos);
-          continue;
-        }
-        copy(at2, pos);
-        size_t lenAt2 = pos;
-        size_t se = sub(re);
-        uint32_t sl = scopeLen.p[si++];
-        if (sl == UNTOUCHED) copy(lenAt2, pos);
-        else o = putVarint(o, sl);
-        while (pos < se) {
-          size_t at3 = pos;
-          uint32_t t3 = tag();
-          if (t3 != 0x12) {
-            skip(t3, se);
-            copy(at3, pos);
-            continue;
-          }
-          copy(at3, pos);
-          size_t ie = sub(se);
-          o = putVarint(o, itemLen.p[ii]);
+    for (size_t re; (re = nextField(0x0a, len)) != SIZE_MAX;) {
+      prefix(resLen.p[ri++]);
+      for (size_t se; (se = nextField(0x12, re)) != SIZE_MAX;) {
+        prefix(scopeLen.p[si++]);
+        for (size_t ie; (ie = nextField(0x12, se)) != SIZE_MAX; ii++) {
+          prefix(itemLen.p[ii]);
           size_t body = pos;
           size_t q = body;
           for (; rk < rems.n && rems.p[rk] == ii; rk += 3) {
@@ -1076,11 +1046,41 @@ struct Walk {
           }
           copy(q, ie);
           appendSig(ii);
-          ii++;
           pos = ie;
         }
       }
     }
+  }
+
+  size_t pfxAt = 0, pfxEnd = 0;  // the length prefix of the field nextField() found
+
+  /**
+   * Copies the fields from `pos` up to the next one of tag `want` before
+   * `end`, and that field's tag; returns the end of its payload, with `pos`
+   * at its start (the prefix at [pfxAt, pfxEnd)). SIZE_MAX when none is left:
+   * the rest up to `end` is copied.
+   */
+  size_t nextField(uint32_t want, size_t end) {
+    while (pos < end) {
+      size_t at = pos;
+      uint32_t t = tag();
+      if (t == want) {
+        copy(at, pos);
+        pfxAt = pos;
+        size_t e = sub(end);
+        pfxEnd = pos;
+        return e;
+      }
+      skip(t, end);
+      copy(at, pos);
+    }
+    return SIZE_MAX;
+  }
+
+  /** The prefix nextField() found: copied as it came (UNTOUCHED) or written anew. */
+  void prefix(uint32_t n) {
+    if (n == UNTOUCHED) copy(pfxAt, pfxEnd);
+    else o = putVarint(o, n);
   }
 
   void appendSig(size_t item) {
@@ -1105,29 +1105,39 @@ struct Walk {
 
   Vec<uint8_t> macs;  // base64 MACs, one after another
 
+  // SHA-256, or SHA-512 when `wide`.
+  void hashInit(HashCtx& c, const void* p, size_t n) const {
+    if (wide) SHA512_Init(&c.s512);
+    else SHA256_Init(&c.s256);
+    hashFrom(c, c, p, n);
+  }
+
+  /** `c` = `from` with `n` more bytes hashed. */
+  void hashFrom(HashCtx& c, const HashCtx& from, const void* p, size_t n) const {
+    if (&c != &from) c = from;
+    if (wide) SHA512_Update(&c.s512, p, n);
+    else SHA256_Update(&c.s256, p, n);
+  }
+
+  /** Writes the digest; returns its size. */
+  size_t hashFinal(HashCtx& c, uint8_t* digest) const {
+    if (wide) {
+      SHA512_Final(digest, &c.s512);
+      return 64;
+    }
+    SHA256_Final(digest, &c.s256);
+    return 32;
+  }
+
   void mac(size_t scopeEnd) {
     size_t mlen = wide ? 88 : 44;
     if ((items + 1) * mlen > macs.cap && !macs.grow((items + 1) * mlen)) return fail();
     uint8_t digest[64];
     HashCtx c;
-    size_t m;
-    if (wide) {
-      c.s512 = scopeCtx.s512;
-      SHA512_Update(&c.s512, form.p + scopeEnd, fpos - scopeEnd);
-      SHA512_Final(digest, &c.s512);
-      c.s512 = outer0.s512;
-      SHA512_Update(&c.s512, digest, 64);
-      SHA512_Final(digest, &c.s512);
-      m = 64;
-    } else {
-      c.s256 = scopeCtx.s256;
-      SHA256_Update(&c.s256, form.p + scopeEnd, fpos - scopeEnd);
-      SHA256_Final(digest, &c.s256);
-      c.s256 = outer0.s256;
-      SHA256_Update(&c.s256, digest, 32);
-      SHA256_Final(digest, &c.s256);
-      m = 32;
-    }
+    hashFrom(c, scopeCtx, form.p + scopeEnd, fpos - scopeEnd);
+    size_t m = hashFinal(c, digest);
+    hashFrom(c, outer0, digest, m);
+    hashFinal(c, digest);
     base64(digest, m, macs.p + items * mlen);
     items++;
   }
@@ -1243,17 +1253,8 @@ napi_value SignRequest(napi_env env, napi_callback_info info) {
   w.kid = static_cast<const uint8_t*>(kid);
   w.kidLen = kidLen;
   w.added = 1 + Walk::vsize(w.sigLen) + w.sigLen + 1 + Walk::vsize(kidLen) + kidLen;
-  if (wide) {
-    SHA512_Init(&w.inner0.s512);
-    SHA512_Update(&w.inner0.s512, ipad, block);
-    SHA512_Init(&w.outer0.s512);
-    SHA512_Update(&w.outer0.s512, opad, block);
-  } else {
-    SHA256_Init(&w.inner0.s256);
-    SHA256_Update(&w.inner0.s256, ipad, block);
-    SHA256_Init(&w.outer0.s256);
-    SHA256_Update(&w.outer0.s256, opad, block);
-  }
+  w.hashInit(w.inner0, ipad, block);
+  w.hashInit(w.outer0, opad, block);
   w.request(static_cast<uint8_t>(type));
   // Nothing of the request is kept between calls but the lengths and MACs writeSigned() needs.
   w.b = nullptr;

@@ -7,18 +7,16 @@
 import { createRequire } from 'node:module';
 import type { NativeSigning } from './processors/signing/native.js';
 
-export type NativeAddon = NativeSigning;
-
-function load(): NativeAddon | undefined {
+function load(): NativeSigning | undefined {
   if (process.env.SIEVE_NATIVE === '0') return undefined;
   try {
     // src/ and dist/ sit at the same depth below the package root.
-    return createRequire(import.meta.url)('../build/Release/sieve_native.node') as NativeAddon;
+    return createRequire(import.meta.url)('../build/Release/sieve_native.node') as NativeSigning;
   } catch {
     return undefined;
   }
 }
 
 /** The addon, or undefined when it is not available. */
-export const nativeAddon: NativeAddon | undefined = load();
+export const nativeAddon: NativeSigning | undefined = load();
 
